@@ -1,0 +1,48 @@
+"""Environment for Airflow processes (the standalone server and `dag.test()` in tests).
+
+Standard library only: imported from the Airflow env too. Connections are given to Airflow as
+AIRFLOW_CONN_* variables; DAG tasks read them by id (`mysql_default`, `kafka_default`,
+`mlflow_default`) and hand them to the pipeline jobs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from common.settings import PROFILE_VAR, REPO_ROOT, Settings
+
+PIPELINE_PYTHON = REPO_ROOT / ".venvs" / "pipeline" / "bin" / "python"
+
+
+def connection_env(settings: Settings) -> dict[str, str]:
+    user = quote(settings.mysql_writer_user, safe="")
+    password = quote(settings.mysql_writer_password, safe="")
+    mlflow = settings.mlflow_tracking_uri.split("://", 1)
+    return {
+        "AIRFLOW_CONN_MYSQL_DEFAULT": f"mysql://{user}:{password}@{settings.mysql_host}:{settings.mysql_port}"
+        f"/{settings.mysql_database}",
+        "AIRFLOW_CONN_KAFKA_DEFAULT": f"kafka://{settings.kafka_bootstrap}",
+        "AIRFLOW_CONN_MLFLOW_DEFAULT": f"{mlflow[0]}://{mlflow[1]}",
+    }
+
+
+def airflow_environment(settings: Settings, home: Path, pipeline_python: str | None = None) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
+        "AIRFLOW__SCHEDULER__PARSING_PROCESSES": "1",
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_admin_user}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "RP_PIPELINE_PYTHON": pipeline_python or str(PIPELINE_PYTHON if PIPELINE_PYTHON.exists() else sys.executable),
+        PROFILE_VAR: settings.profile,
+        **connection_env(settings),
+    }

@@ -1,0 +1,149 @@
+"""One settings object for every part of Retail Pulse.
+
+The profile is chosen by one environment variable, ``RETAIL_PULSE_ENV`` (``local``, ``ci`` or
+``docker``). Every field can be overridden by an environment variable named ``RP_<FIELD>`` in
+upper case (``RP_MYSQL_PORT=3310``). Secrets never live in the repository: they come from the
+environment, or for the embedded local stack from the ignored ``<state_dir>/credentials.env``
+that ``make up`` generates once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PROFILE_VAR = "RETAIL_PULSE_ENV"
+PROFILES = ("local", "ci", "docker")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SECRET_FIELDS = (
+    "mysql_admin_password",
+    "mysql_writer_password",
+    "mysql_reader_password",
+    "airflow_admin_password",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str = "local"
+    state_dir: str = str(REPO_ROOT / ".stack")
+    # MySQL / MariaDB
+    mysql_host: str = "127.0.0.1"
+    mysql_port: int = 3307
+    mysql_database: str = "retail"
+    mysql_admin_user: str = "root"
+    mysql_admin_password: str = ""
+    mysql_writer_user: str = "pipeline_writer"
+    mysql_writer_password: str = ""
+    mysql_reader_user: str = "powerbi_reader"
+    mysql_reader_password: str = ""
+    # Kafka-protocol broker
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_partitions: int = 2
+    kafka_source_format: str = "retail_kafka"  # the project's Python source; "kafka" = Spark's own
+    topic_transactions: str = "retail_transactions"
+    topic_reviews: str = "product_reviews"
+    topic_social: str = "social_posts"
+    topic_shopper_events: str = "shopper_events"
+    topic_dead_letter: str = "dead_letter"
+    # MLflow
+    mlflow_port: int = 5055
+    mlflow_tracking_uri: str = "http://127.0.0.1:5055"
+    mlflow_experiment_prefix: str = "retail_pulse"
+    # Airflow
+    airflow_port: int = 8085
+    airflow_admin_user: str = "admin"
+    airflow_admin_password: str = ""
+    # Spark
+    spark_master: str = "local[2]"
+    spark_shuffle_partitions: int = 2
+    spark_driver_memory: str = "1g"
+    checkpoint_root: str = str(REPO_ROOT / ".stack" / "checkpoints")
+    max_rows_per_trigger: int = 100_000
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Logical topic name -> configured topic name."""
+        return {
+            f.name.removeprefix("topic_"): getattr(self, f.name)
+            for f in fields(self)
+            if f.name.startswith("topic_")
+        }
+
+    @property
+    def credentials_file(self) -> Path:
+        return Path(self.state_dir) / "credentials.env"
+
+    def mlflow_experiment(self, name: str) -> str:
+        return f"{self.mlflow_experiment_prefix}/{name}"
+
+    def public_dict(self) -> dict:
+        """Settings with secrets masked, for logs and `--help` output."""
+        return {
+            f.name: ("***" if f.name in SECRET_FIELDS and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
+
+
+# Profile defaults differ only where the environment really differs.
+_PROFILE_DEFAULTS: dict[str, dict] = {
+    "local": {},
+    "ci": {"max_rows_per_trigger": 50_000},
+    "docker": {
+        "mysql_host": "mysql",
+        "mysql_port": 3306,
+        "kafka_bootstrap": "kafka:9092",
+        "kafka_source_format": "kafka",
+        "mlflow_tracking_uri": "http://mlflow:5000",
+        "mlflow_port": 5000,
+        "airflow_port": 8080,
+        "spark_master": "spark://spark-master:7077",
+        "state_dir": "/opt/retail_pulse/state",
+        "checkpoint_root": "/opt/retail_pulse/state/checkpoints",
+    },
+}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a KEY=VALUE file (comments and blank lines ignored)."""
+    values: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, _, value = line.partition("=")
+                values[key.strip()] = value.strip()
+    return values
+
+
+def _coerce(name: str, raw: str, kind: type):
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"setting RP_{name.upper()} must be an integer, got {raw!r}") from None
+    return raw
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build the settings for the profile named by RETAIL_PULSE_ENV, applying RP_* overrides."""
+    env = dict(os.environ if env is None else env)
+    profile = env.get(PROFILE_VAR, "local")
+    if profile not in PROFILES:
+        raise ValueError(f"{PROFILE_VAR}={profile!r} is not one of {', '.join(PROFILES)}")
+    values: dict = {"profile": profile, **_PROFILE_DEFAULTS[profile]}
+    types = {f.name: f.type for f in fields(Settings)}
+    state_dir = env.get("RP_STATE_DIR", values.get("state_dir", Settings.state_dir))
+    # the local stack's generated credentials sit below the environment in precedence
+    layered = {**read_env_file(Path(state_dir) / "credentials.env"), **env}
+    for f in fields(Settings):
+        key = f"RP_{f.name.upper()}"
+        if key in layered:
+            values[f.name] = _coerce(f.name, layered[key], int if types[f.name] == "int" else str)
+    settings = Settings(**values)
+    if "RP_MLFLOW_TRACKING_URI" not in layered and "RP_MLFLOW_PORT" in layered:
+        host = "mlflow" if profile == "docker" else "127.0.0.1"
+        settings = dataclasses.replace(settings, mlflow_tracking_uri=f"http://{host}:{settings.mlflow_port}")
+    return settings

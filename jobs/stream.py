@@ -1,0 +1,144 @@
+"""Run a stream query: Kafka topic -> validate -> MySQL (bad records -> dead_letter + quarantine).
+
+    python -m jobs.stream raw_transactions                   # process what is there, then stop
+    python -m jobs.stream raw_transactions --trigger 10s     # keep running, a micro-batch every 10 s
+
+Restart-safe: offsets live in the checkpoint folder and each batch commits exactly once in MySQL.
+Each run is one MLflow run (experiment retail_pulse/streaming) with per-batch metrics.
+Exit codes: 0 done, 2 bad arguments, 3 data loss detected (see the message), 4 services unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+from common.settings import load_settings
+from common.tracking import TrackingUnavailable, run_url, start_run
+from streaming.raw_ingest import QUERIES, RawIngest
+from streaming.sinks import BatchResult
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m jobs.stream", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("query", choices=sorted(QUERIES), help="which stream query to run")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--available-now", action="store_true", default=True,
+                      help="process everything available at start, in micro-batches, then stop (default)")
+    mode.add_argument("--trigger", metavar="INTERVAL",
+                      help="run continuously with a processing-time trigger, e.g. 10s or 1 minute")
+    parser.add_argument("--max-rows-per-trigger", type=int, help="records per micro-batch (default from settings)")
+    parser.add_argument("--checkpoint", help="checkpoint folder (default <checkpoint_root>/<query>)")
+    parser.add_argument("--no-fail-on-data-loss", dest="fail_on_data_loss", action="store_false",
+                        help="if the topic lost data the checkpoint already passed, resume from what it holds")
+    parser.add_argument("--topic", help="read this topic instead of the contract's configured one")
+    parser.add_argument("--no-mlflow", dest="mlflow", action="store_false", help="do not log the run to MLflow")
+    args = parser.parse_args(argv)
+    if args.trigger:
+        match = re.fullmatch(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?)\s*", args.trigger)
+        if not match:
+            parser.error(f"--trigger {args.trigger!r}: expected an interval such as 10s or 2 minutes")
+        seconds = int(match.group(1)) * (60 if match.group(2).startswith("m") else 1)
+        args.trigger = f"{seconds} seconds"
+    if args.max_rows_per_trigger is not None and args.max_rows_per_trigger < 1:
+        parser.error("--max-rows-per-trigger must be at least 1")
+    return args
+
+
+class Progress:
+    def __init__(self, log_metrics=None):
+        self.totals = {"batches": 0, "rows_in": 0, "rows_written": 0, "rows_quarantined": 0, "replayed_batches": 0}
+        self.log_metrics = log_metrics
+        self.started = time.time()
+
+    def __call__(self, r: BatchResult) -> None:
+        self.totals["batches"] += 1
+        self.totals["replayed_batches"] += r.replayed
+        if not r.replayed:
+            self.totals["rows_in"] += r.rows_in
+            self.totals["rows_written"] += r.rows_written
+            self.totals["rows_quarantined"] += r.rows_quarantined
+        note = " (replayed: already committed, skipped)" if r.replayed else ""
+        print(f"batch {r.batch_id}: {r.rows_in:,} in, {r.rows_written:,} written, {r.rows_quarantined:,} quarantined,"
+              f" {r.duration_ms / 1000:.1f}s{note}", flush=True)
+        if self.log_metrics:
+            self.log_metrics({"batch_rows_in": r.rows_in, "batch_rows_written": r.rows_written,
+                              "batch_rows_quarantined": r.rows_quarantined, "batch_duration_ms": r.duration_ms},
+                             step=r.batch_id)
+
+    def summary(self) -> dict:
+        elapsed = time.time() - self.started
+        return {**self.totals, "elapsed_s": round(elapsed, 2),
+                "rows_per_s": round(self.totals["rows_in"] / elapsed, 1) if elapsed else 0.0}
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyspark.errors import StreamingQueryException
+
+    from streaming.spark import get_spark, read_topic
+
+    settings = load_settings()
+    contract = QUERIES[args.query]
+    topic = args.topic or settings.topics[contract.topic]
+    checkpoint = Path(args.checkpoint or Path(settings.checkpoint_root) / args.query)
+    max_rows = args.max_rows_per_trigger or settings.max_rows_per_trigger
+    mlflow_run = None
+    if args.mlflow:
+        import mlflow
+
+        mlflow_run = start_run(settings, "streaming", args.query, tags={"query": args.query})
+        mlflow.log_params({"query": args.query, "topic": topic, "trigger": args.trigger or "availableNow",
+                           "max_rows_per_trigger": max_rows, "source_format": settings.kafka_source_format,
+                           "checkpoint": str(checkpoint)})
+    progress = Progress(mlflow.log_metrics if mlflow_run else None)
+    spark = get_spark(settings, f"stream-{args.query}")
+    ingest = RawIngest(settings, contract, on_batch=progress)
+    source = read_topic(spark, settings, topic, max_rows, args.fail_on_data_loss)
+    writer = (ingest.transform(source).writeStream.queryName(args.query).foreachBatch(ingest)
+              .option("checkpointLocation", str(checkpoint)))
+    writer = writer.trigger(processingTime=args.trigger) if args.trigger else writer.trigger(availableNow=True)
+    print(f"{args.query}: reading {topic} from {settings.kafka_bootstrap}, checkpoint {checkpoint}", flush=True)
+    query = writer.start()
+    signal.signal(signal.SIGTERM, lambda *_: query.stop())
+    code = 0
+    try:
+        query.awaitTermination()
+    except KeyboardInterrupt:
+        query.stop()
+    except StreamingQueryException as exc:
+        message = str(exc)
+        if "DataLossError" in message:
+            detail = message[message.index("DataLossError"):].split("\n")[0]
+            print(f"error: {detail.removeprefix('DataLossError: ')}", file=sys.stderr)
+            code = 3
+        else:
+            raise
+    finally:
+        ingest.close()
+    summary = progress.summary()
+    print(f"{args.query}: {summary['batches']} batch(es), {summary['rows_in']:,} rows in, "
+          f"{summary['rows_written']:,} written, {summary['rows_quarantined']:,} quarantined, "
+          f"{summary['elapsed_s']}s ({summary['rows_per_s']:,} rows/s)")
+    if mlflow_run:
+        mlflow.log_metrics({k: float(v) for k, v in summary.items()})
+        mlflow.end_run("FAILED" if code else "FINISHED")
+        print(f"MLflow run: {run_url(settings, mlflow_run)}")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except TrackingUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+
+
+if __name__ == "__main__":
+    sys.exit(main())

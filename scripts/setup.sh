@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Create the two virtualenvs from the lock files and install the Debian packages the stack needs.
+# Re-running is cheap: each step is skipped when its result is already there and up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+
+need_apt=()
+command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server mariadb-client)
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: missing Debian packages ${need_apt[*]}; run as root or: sudo apt-get install ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # the stack runs its own MariaDB in .stack/; keep Debian's service from starting
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+make_venv() {  # name lockfile [repo-on-path]
+  local dir=.venvs/$1 lock=requirements/$2 stamp=.venvs/$1/.installed
+  if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ] && [ "$stamp" -nt pyproject.toml ]; then return; fi
+  echo "setup: creating $dir from $lock"
+  [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+  if ! "$dir/bin/pip" install -q --disable-pip-version-check -r "$lock" > "$dir/pip.log" 2>&1; then
+    grep -v "^WARNING: Location" "$dir/pip.log" | tail -20 >&2
+    echo "error: pip install -r $lock failed (full log: $dir/pip.log)" >&2
+    exit 1
+  fi
+  if [ "${3:-}" = repo-on-path ]; then  # the project's packages importable from anywhere in this env
+    "$dir/bin/python" -c "import site, sys; open(site.getsitepackages()[0] + '/retail_pulse.pth', 'w').write(sys.argv[1])" "$PWD"
+  fi
+  touch "$stamp"
+}
+make_venv pipeline pipeline.lock repo-on-path
+make_venv airflow airflow.lock
+echo "setup: done (.venvs/pipeline, .venvs/airflow)"
