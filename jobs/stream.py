@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-fail-on-data-loss", dest="fail_on_data_loss", action="store_false",
                         help="if the topic lost data the checkpoint already passed, resume from what it holds")
     parser.add_argument("--topic", help="read this topic instead of the contract's configured one")
+    parser.add_argument("--name", help="query name, the key of its batches in stream_batches (default: QUERY)")
     parser.add_argument("--no-mlflow", dest="mlflow", action="store_false", help="do not log the run to MLflow")
     args = parser.parse_args(argv)
     if args.trigger:
@@ -85,24 +86,25 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     contract = QUERIES[args.query]
     topic = args.topic or settings.topics[contract.topic]
-    checkpoint = Path(args.checkpoint or Path(settings.checkpoint_root) / args.query)
+    name = args.name or args.query
+    checkpoint = Path(args.checkpoint or Path(settings.checkpoint_root) / name)
     max_rows = args.max_rows_per_trigger or settings.max_rows_per_trigger
     mlflow_run = None
     if args.mlflow:
         import mlflow
 
-        mlflow_run = start_run(settings, "streaming", args.query, tags={"query": args.query})
-        mlflow.log_params({"query": args.query, "topic": topic, "trigger": args.trigger or "availableNow",
+        mlflow_run = start_run(settings, "streaming", name, tags={"query": args.query})
+        mlflow.log_params({"query": args.query, "name": name, "topic": topic, "trigger": args.trigger or "availableNow",
                            "max_rows_per_trigger": max_rows, "source_format": settings.kafka_source_format,
                            "checkpoint": str(checkpoint)})
     progress = Progress(mlflow.log_metrics if mlflow_run else None)
     spark = get_spark(settings, f"stream-{args.query}")
-    ingest = RawIngest(settings, contract, on_batch=progress)
+    ingest = RawIngest(settings, contract, on_batch=progress, query_name=name)
     source = read_topic(spark, settings, topic, max_rows, args.fail_on_data_loss)
-    writer = (ingest.transform(source).writeStream.queryName(args.query).foreachBatch(ingest)
+    writer = (ingest.transform(source).writeStream.queryName(name).foreachBatch(ingest)
               .option("checkpointLocation", str(checkpoint)))
     writer = writer.trigger(processingTime=args.trigger) if args.trigger else writer.trigger(availableNow=True)
-    print(f"{args.query}: reading {topic} from {settings.kafka_bootstrap}, checkpoint {checkpoint}", flush=True)
+    print(f"{name}: reading {topic} from {settings.kafka_bootstrap}, checkpoint {checkpoint}", flush=True)
     query = writer.start()
     signal.signal(signal.SIGTERM, lambda *_: query.stop())
     code = 0
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ingest.close()
     summary = progress.summary()
-    print(f"{args.query}: {summary['batches']} batch(es), {summary['rows_in']:,} rows in, "
+    print(f"{name}: {summary['batches']} batch(es), {summary['rows_in']:,} rows in, "
           f"{summary['rows_written']:,} written, {summary['rows_quarantined']:,} quarantined, "
           f"{summary['elapsed_s']}s ({summary['rows_per_s']:,} rows/s)")
     if mlflow_run:

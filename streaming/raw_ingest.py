@@ -40,9 +40,10 @@ class RawIngest:
     settings: Settings
     contract: Contract
     on_batch: Callable[[BatchResult], None] = lambda result: None
+    query_name: str = ""  # ledger key in stream_batches; defaults to the raw table's name
 
     def __post_init__(self):
-        self.query_name = self.contract.table
+        self.query_name = self.query_name or self.contract.table
         self.sink = MySQLBatchSink(self.settings, self.query_name, self.contract.table, self.contract.table_columns,
                                    ["event_id"])
         self.publisher = TopicPublisher(self.settings)

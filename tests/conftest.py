@@ -1,0 +1,7 @@
+import os
+from pathlib import Path
+
+PIPELINE_PYTHON = Path(__file__).resolve().parent.parent / ".venvs" / "pipeline" / "bin" / "python"
+# Tests use their own database on the shared local stack, so they never touch the demo's data.
+os.environ.setdefault("RP_MYSQL_DATABASE", "retail_test")
+os.environ.setdefault("OMP_NUM_THREADS", "1")

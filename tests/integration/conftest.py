@@ -1,0 +1,58 @@
+"""Real services for the integration tier: MariaDB, the broker and MLflow are started once per
+test session through the same code as `make up` (a running stack is reused), plus one SparkSession."""
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from common.settings import load_settings
+from streaming.contracts import TRANSACTION
+from streaming.producer import produce
+from streaming.sources import generated_transactions
+from streaming.topics import ensure_topics
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    from jobs import stack
+
+    os.environ["RP_CHECKPOINT_ROOT"] = str(tmp_path_factory.mktemp("checkpoints"))
+    current = stack.ensure_credentials(load_settings())
+    services = stack.build_services(current)
+    for name in ("mariadb", "kafka", "mlflow"):
+        stack.start_service(current, services[name])
+    return load_settings()
+
+
+@pytest.fixture
+def topic(settings):
+    name = f"test_{uuid.uuid4().hex[:10]}"
+    ensure_topics(settings, [name])
+    return name
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from streaming.spark import get_spark
+
+    session = get_spark(settings, "retail-pulse-tests")
+    yield session
+    session.stop()
+
+
+def produce_transactions(settings, topic, n, seed=7, malformed=0.0, bootstrap=None):
+    return produce(bootstrap or settings.kafka_bootstrap, topic, TRANSACTION, generated_transactions(seed=seed),
+                   limit=n, malformed_fraction=malformed, seed=seed, progress=False)
+
+
+def stream_command(topic, name, checkpoint, *extra):
+    return [sys.executable, "-m", "jobs.stream", "raw_transactions", "--topic", topic, "--name", name,
+            "--checkpoint", str(checkpoint), "--no-mlflow", *extra]
+
+
+def run_stream(topic, name, checkpoint, *extra, env=None, timeout=300):
+    return subprocess.run(stream_command(topic, name, checkpoint, *extra), capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})

