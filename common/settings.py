@@ -67,9 +67,7 @@ class Settings:
     def topics(self) -> dict[str, str]:
         """Logical topic name -> configured topic name."""
         return {
-            f.name.removeprefix("topic_"): getattr(self, f.name)
-            for f in fields(self)
-            if f.name.startswith("topic_")
+            f.name.removeprefix("topic_"): getattr(self, f.name) for f in fields(self) if f.name.startswith("topic_")
         }
 
     @property

@@ -1,7 +1,7 @@
 """Print the event contracts as MySQL DDL or as Markdown docs.
 
-    python -m jobs.contracts --ddl        # the raw-table DDL (sql/migrations/0002_raw_tables.sql)
-    python -m jobs.contracts --markdown   # the contract tables shown in the README
+python -m jobs.contracts --ddl        # the raw-table DDL (sql/migrations/0002_raw_tables.sql)
+python -m jobs.contracts --markdown   # the contract tables shown in the README
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ def render_markdown() -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m jobs.contracts", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.contracts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--ddl", action="store_true", help="print CREATE TABLE statements")
     group.add_argument("--markdown", action="store_true", help="print Markdown field tables")

@@ -21,15 +21,20 @@ SOURCE_EVENTS = {"generated": "transaction"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m jobs.produce", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.produce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--event", default="transaction", choices=sorted(CONTRACTS), help="event contract")
     parser.add_argument("--source", default="generated", choices=sorted(SOURCES), help="record source")
     parser.add_argument("--topic", help="target topic (default: the contract's configured topic)")
     parser.add_argument("--limit", type=int, default=None, help="stop after N messages (default: source end)")
     parser.add_argument("--rate", type=float, default=None, help="messages per second (default: as fast as possible)")
-    parser.add_argument("--malformed-fraction", type=float, default=0.0,
-                        help="fraction of messages deliberately broken, for demos and tests (0..1)")
+    parser.add_argument(
+        "--malformed-fraction",
+        type=float,
+        default=0.0,
+        help="fraction of messages deliberately broken, for demos and tests (0..1)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the generator and of the malformed choice")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     args = parser.parse_args(argv)
@@ -51,8 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     topic = args.topic or settings.topics[contract.topic]
     records = SOURCES[args.source](seed=args.seed)
     try:
-        summary = produce(settings.kafka_bootstrap, topic, contract, records, args.limit, args.rate,
-                          args.malformed_fraction, args.seed, args.progress)
+        summary = produce(
+            settings.kafka_bootstrap,
+            topic,
+            contract,
+            records,
+            args.limit,
+            args.rate,
+            args.malformed_fraction,
+            args.seed,
+            args.progress,
+        )
     except Exception as exc:  # broker down, unknown topic...: one clear line
         if type(exc).__module__.startswith("kafka"):
             print(f"error: cannot produce to {topic} at {settings.kafka_bootstrap}: {exc!r}", file=sys.stderr)

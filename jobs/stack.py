@@ -23,9 +23,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from common.settings import REPO_ROOT, SECRET_FIELDS, Settings, load_settings, read_env_file
 
@@ -127,8 +127,13 @@ def mariadb_prepare(settings: Settings, d: Path) -> None:
     if not binary:
         raise StackError("mariadb-install-db not found: run `make setup` (installs Debian's mariadb-server)")
     paths["datadir"].mkdir(parents=True, exist_ok=True)
-    cmd = [binary, "--no-defaults", f"--datadir={paths['datadir']}", "--auth-root-authentication-method=normal",
-           "--skip-test-db"]
+    cmd = [
+        binary,
+        "--no-defaults",
+        f"--datadir={paths['datadir']}",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+    ]
     if os.geteuid() == 0:
         cmd.append("--user=root")
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -148,10 +153,20 @@ def mariadb_prepare(settings: Settings, d: Path) -> None:
 
 def mariadb_start(settings: Settings, d: Path) -> list[str]:
     paths = _mariadb_paths(d)
-    cmd = [shutil.which("mariadbd") or "/usr/sbin/mariadbd", "--no-defaults", f"--datadir={paths['datadir']}",
-           f"--socket={paths['socket']}", f"--port={settings.mysql_port}", "--bind-address=127.0.0.1",
-           f"--pid-file={paths['pid']}", "--local-infile=1", "--skip-name-resolve",
-           "--innodb-buffer-pool-size=256M", "--innodb-flush-log-at-trx-commit=2", "--max-connections=200"]
+    cmd = [
+        shutil.which("mariadbd") or "/usr/sbin/mariadbd",
+        "--no-defaults",
+        f"--datadir={paths['datadir']}",
+        f"--socket={paths['socket']}",
+        f"--port={settings.mysql_port}",
+        "--bind-address=127.0.0.1",
+        f"--pid-file={paths['pid']}",
+        "--local-infile=1",
+        "--skip-name-resolve",
+        "--innodb-buffer-pool-size=256M",
+        "--innodb-flush-log-at-trx-commit=2",
+        "--max-connections=200",
+    ]
     if paths["init"].exists():
         cmd.append(f"--init-file={paths['init']}")
     if os.geteuid() == 0:
@@ -186,9 +201,20 @@ def kafka_after_start(settings: Settings) -> None:
 
 def mlflow_start(settings: Settings, d: Path) -> list[str]:
     (d / "artifacts").mkdir(parents=True, exist_ok=True)
-    return [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}",
-            "--artifacts-destination", str(d / "artifacts"), "--host", "127.0.0.1",
-            "--port", str(settings.mlflow_port), "--workers", "1"]
+    return [
+        str(VENV_BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{d / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(d / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(settings.mlflow_port),
+        "--workers",
+        "1",
+    ]
 
 
 def airflow_env(settings: Settings) -> dict:
@@ -212,17 +238,47 @@ def build_services(settings: Settings) -> dict[str, Service]:
     mlflow_url = f"http://127.0.0.1:{settings.mlflow_port}"
     airflow_url = f"http://127.0.0.1:{settings.airflow_port}"
     return {
-        "mariadb": Service("mariadb", settings.mysql_port, "RP_MYSQL_PORT",
-                           f"mysql://127.0.0.1:{settings.mysql_port}/{settings.mysql_database}",
-                           mariadb_start, mariadb_healthy, prepare=mariadb_prepare,
-                           after_start=mariadb_after_start, timeout=60),
-        "kafka": Service("kafka", kafka_port(settings), "RP_KAFKA_BOOTSTRAP", settings.kafka_bootstrap,
-                         kafka_start, kafka_healthy, after_start=kafka_after_start, timeout=30),
-        "mlflow": Service("mlflow", settings.mlflow_port, "RP_MLFLOW_PORT", mlflow_url, mlflow_start,
-                          lambda s: http_ok(f"{mlflow_url}/health"), timeout=90),
-        "airflow": Service("airflow", settings.airflow_port, "RP_AIRFLOW_PORT", airflow_url, airflow_start,
-                           lambda s: http_ok(f"{airflow_url}/api/v2/monitor/health"), env=airflow_env,
-                           prepare=airflow_prepare, timeout=240),
+        "mariadb": Service(
+            "mariadb",
+            settings.mysql_port,
+            "RP_MYSQL_PORT",
+            f"mysql://127.0.0.1:{settings.mysql_port}/{settings.mysql_database}",
+            mariadb_start,
+            mariadb_healthy,
+            prepare=mariadb_prepare,
+            after_start=mariadb_after_start,
+            timeout=60,
+        ),
+        "kafka": Service(
+            "kafka",
+            kafka_port(settings),
+            "RP_KAFKA_BOOTSTRAP",
+            settings.kafka_bootstrap,
+            kafka_start,
+            kafka_healthy,
+            after_start=kafka_after_start,
+            timeout=30,
+        ),
+        "mlflow": Service(
+            "mlflow",
+            settings.mlflow_port,
+            "RP_MLFLOW_PORT",
+            mlflow_url,
+            mlflow_start,
+            lambda s: http_ok(f"{mlflow_url}/health"),
+            timeout=90,
+        ),
+        "airflow": Service(
+            "airflow",
+            settings.airflow_port,
+            "RP_AIRFLOW_PORT",
+            airflow_url,
+            airflow_start,
+            lambda s: http_ok(f"{airflow_url}/api/v2/monitor/health"),
+            env=airflow_env,
+            prepare=airflow_prepare,
+            timeout=240,
+        ),
     }
 
 
@@ -268,8 +324,15 @@ def start_service(settings: Settings, svc: Service) -> str:
     _pid_file(settings, svc.name).parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **svc.env(settings)}
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(svc.start(settings, workdir), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=workdir, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            svc.start(settings, workdir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+        )
     _pid_file(settings, svc.name).write_text(str(proc.pid))
     return wait_healthy(settings, svc)
 
@@ -305,7 +368,7 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
     header = ("service", "state", "url", "log")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)))
 
 
 def status_rows(settings: Settings, names: list[str]) -> list[tuple[str, ...]]:
@@ -320,11 +383,13 @@ def status_rows(settings: Settings, names: list[str]) -> list[tuple[str, ...]]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m jobs.stack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("action", choices=("up", "down", "status"))
-    parser.add_argument("--services", default=",".join(SERVICES),
-                        help=f"comma-separated subset of {','.join(SERVICES)} (default: all)")
+    parser.add_argument(
+        "--services", default=",".join(SERVICES), help=f"comma-separated subset of {','.join(SERVICES)} (default: all)"
+    )
     args = parser.parse_args(argv)
     args.services = [s.strip() for s in args.services.split(",") if s.strip()]
     unknown = set(args.services) - set(SERVICES)

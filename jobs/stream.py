@@ -24,18 +24,28 @@ from streaming.sinks import BatchResult
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m jobs.stream", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.stream", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("query", choices=sorted(QUERIES), help="which stream query to run")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--available-now", action="store_true", default=True,
-                      help="process everything available at start, in micro-batches, then stop (default)")
-    mode.add_argument("--trigger", metavar="INTERVAL",
-                      help="run continuously with a processing-time trigger, e.g. 10s or 1 minute")
+    mode.add_argument(
+        "--available-now",
+        action="store_true",
+        default=True,
+        help="process everything available at start, in micro-batches, then stop (default)",
+    )
+    mode.add_argument(
+        "--trigger", metavar="INTERVAL", help="run continuously with a processing-time trigger, e.g. 10s or 1 minute"
+    )
     parser.add_argument("--max-rows-per-trigger", type=int, help="records per micro-batch (default from settings)")
     parser.add_argument("--checkpoint", help="checkpoint folder (default <checkpoint_root>/<query>)")
-    parser.add_argument("--no-fail-on-data-loss", dest="fail_on_data_loss", action="store_false",
-                        help="if the topic lost data the checkpoint already passed, resume from what it holds")
+    parser.add_argument(
+        "--no-fail-on-data-loss",
+        dest="fail_on_data_loss",
+        action="store_false",
+        help="if the topic lost data the checkpoint already passed, resume from what it holds",
+    )
     parser.add_argument("--topic", help="read this topic instead of the contract's configured one")
     parser.add_argument("--name", help="query name, the key of its batches in stream_batches (default: QUERY)")
     parser.add_argument("--no-mlflow", dest="mlflow", action="store_false", help="do not log the run to MLflow")
@@ -65,17 +75,29 @@ class Progress:
             self.totals["rows_written"] += r.rows_written
             self.totals["rows_quarantined"] += r.rows_quarantined
         note = " (replayed: already committed, skipped)" if r.replayed else ""
-        print(f"batch {r.batch_id}: {r.rows_in:,} in, {r.rows_written:,} written, {r.rows_quarantined:,} quarantined,"
-              f" {r.duration_ms / 1000:.1f}s{note}", flush=True)
+        print(
+            f"batch {r.batch_id}: {r.rows_in:,} in, {r.rows_written:,} written, {r.rows_quarantined:,} quarantined,"
+            f" {r.duration_ms / 1000:.1f}s{note}",
+            flush=True,
+        )
         if self.log_metrics:
-            self.log_metrics({"batch_rows_in": r.rows_in, "batch_rows_written": r.rows_written,
-                              "batch_rows_quarantined": r.rows_quarantined, "batch_duration_ms": r.duration_ms},
-                             step=r.batch_id)
+            self.log_metrics(
+                {
+                    "batch_rows_in": r.rows_in,
+                    "batch_rows_written": r.rows_written,
+                    "batch_rows_quarantined": r.rows_quarantined,
+                    "batch_duration_ms": r.duration_ms,
+                },
+                step=r.batch_id,
+            )
 
     def summary(self) -> dict:
         elapsed = time.time() - self.started
-        return {**self.totals, "elapsed_s": round(elapsed, 2),
-                "rows_per_s": round(self.totals["rows_in"] / elapsed, 1) if elapsed else 0.0}
+        return {
+            **self.totals,
+            "elapsed_s": round(elapsed, 2),
+            "rows_per_s": round(self.totals["rows_in"] / elapsed, 1) if elapsed else 0.0,
+        }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,15 +116,27 @@ def run(args: argparse.Namespace) -> int:
         import mlflow
 
         mlflow_run = start_run(settings, "streaming", name, tags={"query": args.query})
-        mlflow.log_params({"query": args.query, "name": name, "topic": topic, "trigger": args.trigger or "availableNow",
-                           "max_rows_per_trigger": max_rows, "source_format": settings.kafka_source_format,
-                           "checkpoint": str(checkpoint)})
+        mlflow.log_params(
+            {
+                "query": args.query,
+                "name": name,
+                "topic": topic,
+                "trigger": args.trigger or "availableNow",
+                "max_rows_per_trigger": max_rows,
+                "source_format": settings.kafka_source_format,
+                "checkpoint": str(checkpoint),
+            }
+        )
     progress = Progress(mlflow.log_metrics if mlflow_run else None)
     spark = get_spark(settings, f"stream-{args.query}")
     ingest = RawIngest(settings, contract, on_batch=progress, query_name=name)
     source = read_topic(spark, settings, topic, max_rows, args.fail_on_data_loss)
-    writer = (ingest.transform(source).writeStream.queryName(name).foreachBatch(ingest)
-              .option("checkpointLocation", str(checkpoint)))
+    writer = (
+        ingest.transform(source)
+        .writeStream.queryName(name)
+        .foreachBatch(ingest)
+        .option("checkpointLocation", str(checkpoint))
+    )
     writer = writer.trigger(processingTime=args.trigger) if args.trigger else writer.trigger(availableNow=True)
     print(f"{name}: reading {topic} from {settings.kafka_bootstrap}, checkpoint {checkpoint}", flush=True)
     query = writer.start()
@@ -115,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     except StreamingQueryException as exc:
         message = str(exc)
         if "DataLossError" in message:
-            detail = message[message.index("DataLossError"):].split("\n")[0]
+            detail = message[message.index("DataLossError") :].split("\n")[0]
             print(f"error: {detail.removeprefix('DataLossError: ')}", file=sys.stderr)
             code = 3
         else:
@@ -123,9 +157,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ingest.close()
     summary = progress.summary()
-    print(f"{name}: {summary['batches']} batch(es), {summary['rows_in']:,} rows in, "
-          f"{summary['rows_written']:,} written, {summary['rows_quarantined']:,} quarantined, "
-          f"{summary['elapsed_s']}s ({summary['rows_per_s']:,} rows/s)")
+    print(
+        f"{name}: {summary['batches']} batch(es), {summary['rows_in']:,} rows in, "
+        f"{summary['rows_written']:,} written, {summary['rows_quarantined']:,} quarantined, "
+        f"{summary['elapsed_s']}s ({summary['rows_per_s']:,} rows/s)"
+    )
     if mlflow_run:
         mlflow.log_metrics({k: float(v) for k, v in summary.items()})
         mlflow.end_run("FAILED" if code else "FINISHED")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 KINDS = ("string", "int", "float", "timestamp")
@@ -103,7 +103,7 @@ def _check_timestamp(f: Field, value: Any) -> datetime:
     except ValueError:
         raise ContractError("wrong_type", f"{f.name}={value!r} is not an ISO-8601 timestamp") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     if not 1990 <= parsed.year <= 2100:
         raise ContractError("out_of_range", f"{f.name}={value!r} outside years 1990-2100")
     return parsed
@@ -111,9 +111,7 @@ def _check_timestamp(f: Field, value: Any) -> datetime:
 
 _CHECKERS = {"string": _check_string, "int": _check_int, "float": _check_float, "timestamp": _check_timestamp}
 
-ENVELOPE = (
-    Field("event_id", "string", doc="Deterministic id: a replay of the same source record has the same id."),
-)
+ENVELOPE = (Field("event_id", "string", doc="Deterministic id: a replay of the same source record has the same id."),)
 
 
 @dataclass(frozen=True)

@@ -163,13 +163,33 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         import pyarrow as pa
         from kafka import KafkaConsumer, TopicPartition
 
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                 max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
         tp = TopicPartition(partition.topic, partition.partition)
         consumer.assign([tp])
         consumer.seek(tp, partition.start)
-        schema = pa.schema([(f.name, t) for f, t in zip(KAFKA_SCHEMA.fields, (
-            pa.binary(), pa.binary(), pa.string(), pa.int32(), pa.int64(), pa.timestamp("us", tz="UTC"), pa.int32()))])
+        schema = pa.schema(
+            [
+                (f.name, t)
+                for f, t in zip(
+                    KAFKA_SCHEMA.fields,
+                    (
+                        pa.binary(),
+                        pa.binary(),
+                        pa.string(),
+                        pa.int32(),
+                        pa.int64(),
+                        pa.timestamp("us", tz="UTC"),
+                        pa.int32(),
+                    ),
+                    strict=False,
+                )
+            ]
+        )
         columns: dict[str, list] = {name: [] for name in schema.names}
 
         def flush():

@@ -10,8 +10,8 @@ import json
 import random
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from streaming.contracts import Contract
 
@@ -54,19 +54,35 @@ class ProduceSummary:
         return self.sent / self.elapsed_s if self.elapsed_s else 0.0
 
     def line(self) -> str:
-        return (f"{self.topic}: sent {self.sent:,} messages ({self.malformed:,} deliberately malformed) "
-                f"in {self.elapsed_s:.1f}s, {self.rate:,.0f} msg/s")
+        return (
+            f"{self.topic}: sent {self.sent:,} messages ({self.malformed:,} deliberately malformed) "
+            f"in {self.elapsed_s:.1f}s, {self.rate:,.0f} msg/s"
+        )
 
 
-def produce(bootstrap: str, topic: str, contract: Contract, records: Iterable[dict], limit: int | None = None,
-            rate: float | None = None, malformed_fraction: float = 0.0, seed: int = 7,
-            progress: bool = True) -> ProduceSummary:
+def produce(
+    bootstrap: str,
+    topic: str,
+    contract: Contract,
+    records: Iterable[dict],
+    limit: int | None = None,
+    rate: float | None = None,
+    malformed_fraction: float = 0.0,
+    seed: int = 7,
+    progress: bool = True,
+) -> ProduceSummary:
     """Send records (at most ``limit``) to ``topic``; ``rate`` in messages/s, None = as fast as possible."""
     from kafka import KafkaProducer
     from tqdm import tqdm
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, acks="all",
-                             retries=5, max_in_flight_requests_per_connection=1)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        batch_size=256 * 1024,
+        acks="all",
+        retries=5,
+        max_in_flight_requests_per_connection=1,
+    )
     chooser = random.Random(seed)
     bar = tqdm(total=limit, unit="msg", disable=not progress, file=sys.stderr, mininterval=0.5)
     sent = malformed = 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from common.settings import Settings
 from streaming.contracts import CONTRACTS, Contract
@@ -18,17 +18,35 @@ def split_validated(table) -> tuple[list[tuple], list[dict], list[str]]:
     """Arrow table from validate_events -> (good rows as tuples, quarantine records, good columns)."""
     import pyarrow.compute as pc
 
-    contract_columns = [c for c in table.column_names if c not in ("reason_code", "reason", "raw_key", "raw_value",
-                                                                     "kafka_timestamp")]
+    contract_columns = [
+        c for c in table.column_names if c not in ("reason_code", "reason", "raw_key", "raw_value", "kafka_timestamp")
+    ]
     good = table.filter(pc.is_null(table.column("reason_code")))
     bad = table.filter(pc.is_valid(table.column("reason_code")))
-    rows = list(zip(*[good.column(c).to_pylist() for c in contract_columns])) if good.num_rows else []
+    rows = list(zip(*[good.column(c).to_pylist() for c in contract_columns], strict=False)) if good.num_rows else []
     quarantined = [
-        {"source_topic": r["kafka_topic"], "source_partition": r["kafka_partition"], "source_offset": r["kafka_offset"],
-         "reason_code": r["reason_code"], "reason": r["reason"], "raw_key": r["raw_key"], "raw_value": r["raw_value"],
-         "kafka_timestamp": r["kafka_timestamp"]}
-        for r in bad.select(["kafka_topic", "kafka_partition", "kafka_offset", "reason_code", "reason", "raw_key",
-                             "raw_value", "kafka_timestamp"]).to_pylist()
+        {
+            "source_topic": r["kafka_topic"],
+            "source_partition": r["kafka_partition"],
+            "source_offset": r["kafka_offset"],
+            "reason_code": r["reason_code"],
+            "reason": r["reason"],
+            "raw_key": r["raw_key"],
+            "raw_value": r["raw_value"],
+            "kafka_timestamp": r["kafka_timestamp"],
+        }
+        for r in bad.select(
+            [
+                "kafka_topic",
+                "kafka_partition",
+                "kafka_offset",
+                "reason_code",
+                "reason",
+                "raw_key",
+                "raw_value",
+                "kafka_timestamp",
+            ]
+        ).to_pylist()
     ]
     return rows, quarantined, contract_columns
 
@@ -44,8 +62,9 @@ class RawIngest:
 
     def __post_init__(self):
         self.query_name = self.query_name or self.contract.table
-        self.sink = MySQLBatchSink(self.settings, self.query_name, self.contract.table, self.contract.table_columns,
-                                   ["event_id"])
+        self.sink = MySQLBatchSink(
+            self.settings, self.query_name, self.contract.table, self.contract.table_columns, ["event_id"]
+        )
         self.publisher = TopicPublisher(self.settings)
 
     def transform(self, df):
@@ -55,8 +74,9 @@ class RawIngest:
         started = time.time()
         rows, quarantined, _ = split_validated(batch_df.toArrow())
         # dead letters go out on every attempt (consumers dedupe by key); then the one transaction
-        self.publisher.publish(self.settings.topic_dead_letter, dead_letter_messages(quarantined), self.query_name,
-                               batch_id)
+        self.publisher.publish(
+            self.settings.topic_dead_letter, dead_letter_messages(quarantined), self.query_name, batch_id
+        )
         self.on_batch(self.sink.write(batch_id, rows, quarantined, started))
 
     def close(self) -> None:

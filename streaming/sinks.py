@@ -19,15 +19,25 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import mysql.connector
 
 from common.db import connect, transaction
 from common.settings import Settings
 
-QUARANTINE_COLUMNS = ("source_topic", "source_partition", "source_offset", "query_name", "batch_id", "reason_code",
-                      "reason", "raw_key", "raw_value", "kafka_timestamp")
+QUARANTINE_COLUMNS = (
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "query_name",
+    "batch_id",
+    "reason_code",
+    "reason",
+    "raw_key",
+    "raw_value",
+    "kafka_timestamp",
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,9 @@ def write_tsv(rows: list[tuple], path: str) -> None:
 class MySQLBatchSink:
     """Writes one micro-batch to a table exactly once (see module doc)."""
 
-    def __init__(self, settings: Settings, query_name: str, table: str, columns: list[str], key: list[str],
-                 bulk: bool = True):
+    def __init__(
+        self, settings: Settings, query_name: str, table: str, columns: list[str], key: list[str], bulk: bool = True
+    ):
         self.settings, self.query_name, self.table = settings, query_name, table
         self.columns, self.key, self.bulk = list(columns), list(key), bulk
         self._conn = None
@@ -76,18 +87,29 @@ class MySQLBatchSink:
             self._conn.close()
             self._conn = None
 
-    def write(self, batch_id: int, rows: list[tuple], quarantined: list[dict], started: float,
-              late_rows: int = 0) -> BatchResult:
+    def write(
+        self, batch_id: int, rows: list[tuple], quarantined: list[dict], started: float, late_rows: int = 0
+    ) -> BatchResult:
         """Write rows (tuples in ``columns`` order) and quarantine records; a replayed batch is a no-op."""
         conn = self._connection()
         rows_in = len(rows) + len(quarantined) + late_rows
         with transaction(conn) as cur:
-            cur.execute("SELECT rows_written, rows_quarantined FROM stream_batches WHERE query_name = %s"
-                        " AND batch_id = %s FOR UPDATE", (self.query_name, batch_id))
+            cur.execute(
+                "SELECT rows_written, rows_quarantined FROM stream_batches WHERE query_name = %s"
+                " AND batch_id = %s FOR UPDATE",
+                (self.query_name, batch_id),
+            )
             previous = cur.fetchone()
             if previous is not None:
-                return BatchResult(batch_id, rows_in, previous[0], previous[1], late_rows,
-                                   int((time.time() - started) * 1000), replayed=True)
+                return BatchResult(
+                    batch_id,
+                    rows_in,
+                    previous[0],
+                    previous[1],
+                    late_rows,
+                    int((time.time() - started) * 1000),
+                    replayed=True,
+                )
             written = self._upsert(cur, rows) if rows else 0
             if quarantined:
                 self._quarantine(cur, batch_id, quarantined)
@@ -96,8 +118,17 @@ class MySQLBatchSink:
             cur.execute(
                 "INSERT INTO stream_batches (query_name, batch_id, rows_in, rows_written, rows_quarantined,"
                 " late_rows, duration_ms, started_at, finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (self.query_name, batch_id, rows_in, written, len(quarantined), late_rows, duration_ms,
-                 _utc(started), _utc(finished)),
+                (
+                    self.query_name,
+                    batch_id,
+                    rows_in,
+                    written,
+                    len(quarantined),
+                    late_rows,
+                    duration_ms,
+                    _utc(started),
+                    _utc(finished),
+                ),
             )
         return BatchResult(batch_id, rows_in, written, len(quarantined), late_rows, duration_ms, replayed=False)
 
@@ -109,7 +140,9 @@ class MySQLBatchSink:
         cur.execute("SELECT COUNT(*) FROM rp_staging")
         written = cur.fetchone()[0]
         updates = ", ".join(f"{c} = VALUES({c})" for c in self.columns if c not in self.key)
-        cur.execute(f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM rp_staging ON DUPLICATE KEY UPDATE {updates}")
+        cur.execute(
+            f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM rp_staging ON DUPLICATE KEY UPDATE {updates}"
+        )
         cur.execute("DROP TEMPORARY TABLE rp_staging")
         return written
 
@@ -131,8 +164,10 @@ class MySQLBatchSink:
         cur.executemany(f"REPLACE INTO rp_staging ({cols}) VALUES ({placeholders})", rows)
 
     def _quarantine(self, cur, batch_id: int, records: list[dict]) -> None:
-        values = [tuple({**r, "query_name": self.query_name, "batch_id": batch_id}.get(c) for c in QUARANTINE_COLUMNS)
-                  for r in records]
+        values = [
+            tuple({**r, "query_name": self.query_name, "batch_id": batch_id}.get(c) for c in QUARANTINE_COLUMNS)
+            for r in records
+        ]
         placeholders = ", ".join(["%s"] * len(QUARANTINE_COLUMNS))
         cur.executemany(
             f"INSERT INTO quarantined_events ({', '.join(QUARANTINE_COLUMNS)}) VALUES ({placeholders})"
@@ -142,7 +177,7 @@ class MySQLBatchSink:
 
 
 def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(epoch, tz=UTC).replace(tzinfo=None)
 
 
 class TopicPublisher:
@@ -156,8 +191,13 @@ class TopicPublisher:
         if self._producer is None:
             from kafka import KafkaProducer
 
-            self._producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, linger_ms=20,
-                                           batch_size=256 * 1024, acks="all", retries=5)
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                linger_ms=20,
+                batch_size=256 * 1024,
+                acks="all",
+                retries=5,
+            )
         return self._producer
 
     def publish(self, topic: str, messages: list[tuple[str, dict]], query_name: str, batch_id: int) -> int:
@@ -165,8 +205,10 @@ class TopicPublisher:
             return 0
         producer = self._client()
         headers = [("query_name", query_name.encode()), ("batch_id", str(batch_id).encode())]
-        futures = [producer.send(topic, key=key.encode(), value=json.dumps(value, default=str).encode(),
-                                 headers=headers) for key, value in messages]
+        futures = [
+            producer.send(topic, key=key.encode(), value=json.dumps(value, default=str).encode(), headers=headers)
+            for key, value in messages
+        ]
         producer.flush()
         for future in futures:
             future.get(timeout=30)  # raise if any send failed: the batch is retried, nothing lost

@@ -7,14 +7,15 @@ same source with the same seed produces records that downstream tables recognise
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Iterator
 
 import numpy as np
 
 
-def generated_transactions(seed: int = 7, stores: int = 10, items: int = 50, start: date = date(2024, 1, 1),
-                           days: int | None = None) -> Iterator[dict]:
+def generated_transactions(
+    seed: int = 7, stores: int = 10, items: int = 50, start: date = date(2024, 1, 1), days: int | None = None
+) -> Iterator[dict]:
     """Sale lines for ``stores`` x ``items`` day by day: store/item heterogeneity, trend, weekly and
     yearly seasonality, occasional promotions (lower price, more units). Endless unless ``days``."""
     rng = np.random.default_rng(seed)
@@ -30,7 +31,7 @@ def generated_transactions(seed: int = 7, stores: int = 10, items: int = 50, sta
         level = 0.3 * weekly[today.weekday()] * season * (1 + 0.0008 * day)
         promo = rng.random((stores, items)) < 0.03
         counts = rng.poisson(level * np.outer(store_scale, item_scale) * np.where(promo, 1.8, 1.0))
-        for s, i in zip(*np.nonzero(counts)):
+        for s, i in zip(*np.nonzero(counts), strict=False):
             price = round(float(base_price[i] * (0.8 if promo[s, i] else 1.0)), 2)
             for _ in range(counts[s, i]):
                 seconds = int(rng.integers(8 * 3600, 22 * 3600))

@@ -9,14 +9,12 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from common.settings import Settings
 
 # Result topics written by stream and batch jobs (raw topics come from settings).
-RESULT_TOPICS = ("retail_aggregated", "forecasts", "review_sentiment", "ner_results", "review_risk",
-                 "recommendations")
+RESULT_TOPICS = ("retail_aggregated", "forecasts", "review_sentiment", "ner_results", "review_risk", "recommendations")
 
 
 def broker_reachable(bootstrap: str) -> bool:
     try:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=3000,
-                                 api_version_auto_timeout_ms=3000)
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=3000)
     except KafkaError:
         return False
     try:

@@ -8,7 +8,7 @@ columns, the reason, and the raw payload for the quarantine.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -57,7 +57,7 @@ def validate_batches(contract: Contract, batches):
             out["raw_key"].append(_decode(cols["key"][i]) if error else None)
             out["raw_value"].append(_decode(value) if error else None)
             ts = cols["timestamp"][i]
-            out["kafka_timestamp"].append(ts.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(ts, datetime) else ts)
+            out["kafka_timestamp"].append(ts.astimezone(UTC).replace(tzinfo=None) if isinstance(ts, datetime) else ts)
         out["kafka_topic"] = cols["topic"]
         out["kafka_partition"] = cols["partition"]
         out["kafka_offset"] = cols["offset"]

@@ -5,3 +5,4 @@ PIPELINE_PYTHON = Path(__file__).resolve().parent.parent / ".venvs" / "pipeline"
 # Tests use their own database on the shared local stack, so they never touch the demo's data.
 os.environ.setdefault("RP_MYSQL_DATABASE", "retail_test")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

@@ -44,15 +44,40 @@ def spark(settings):
 
 
 def produce_transactions(settings, topic, n, seed=7, malformed=0.0, bootstrap=None):
-    return produce(bootstrap or settings.kafka_bootstrap, topic, TRANSACTION, generated_transactions(seed=seed),
-                   limit=n, malformed_fraction=malformed, seed=seed, progress=False)
+    return produce(
+        bootstrap or settings.kafka_bootstrap,
+        topic,
+        TRANSACTION,
+        generated_transactions(seed=seed),
+        limit=n,
+        malformed_fraction=malformed,
+        seed=seed,
+        progress=False,
+    )
 
 
 def stream_command(topic, name, checkpoint, *extra):
-    return [sys.executable, "-m", "jobs.stream", "raw_transactions", "--topic", topic, "--name", name,
-            "--checkpoint", str(checkpoint), "--no-mlflow", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "jobs.stream",
+        "raw_transactions",
+        "--topic",
+        topic,
+        "--name",
+        name,
+        "--checkpoint",
+        str(checkpoint),
+        "--no-mlflow",
+        *extra,
+    ]
 
 
 def run_stream(topic, name, checkpoint, *extra, env=None, timeout=300):
-    return subprocess.run(stream_command(topic, name, checkpoint, *extra), capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        stream_command(topic, name, checkpoint, *extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

@@ -31,8 +31,12 @@ def test_kill_dash_nine_mid_batch_loses_and_doubles_nothing(settings, topic, tmp
     rng = random.Random(1)
     kills = 0
     while kills < 3:
-        proc = subprocess.Popen(stream_command(topic, name, checkpoint, "--max-rows-per-trigger", "8000"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            stream_command(topic, name, checkpoint, "--max-rows-per-trigger", "8000"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         seen = batches_done(settings, name)
         deadline = time.monotonic() + 120
         while batches_done(settings, name) == seen and time.monotonic() < deadline and proc.poll() is None:
@@ -65,24 +69,35 @@ def test_poison_records_are_quarantined_with_reasons_and_good_rows_land(settings
 
     good = query(settings, "SELECT COUNT(*) FROM raw_transactions WHERE kafka_topic = %s", (topic,))[0][0]
     assert good == summary.sent - summary.malformed
-    reasons = dict(query(settings, "SELECT reason_code, COUNT(*) FROM quarantined_events WHERE source_topic = %s"
-                                   " GROUP BY reason_code", (topic,)))
+    reasons = dict(
+        query(
+            settings,
+            "SELECT reason_code, COUNT(*) FROM quarantined_events WHERE source_topic = %s GROUP BY reason_code",
+            (topic,),
+        )
+    )
     assert sum(reasons.values()) == summary.malformed
     assert set(reasons) == {"bad_json", "missing_field", "wrong_type", "out_of_range", "unknown_event_type"}
-    empty = query(settings, "SELECT COUNT(*) FROM quarantined_events WHERE source_topic = %s AND"
-                            " (raw_value IS NULL OR reason = '')", (topic,))[0][0]
+    empty = query(
+        settings,
+        "SELECT COUNT(*) FROM quarantined_events WHERE source_topic = %s AND (raw_value IS NULL OR reason = '')",
+        (topic,),
+    )[0][0]
     assert empty == 0
-    batch = query(settings, "SELECT SUM(rows_in), SUM(rows_quarantined) FROM stream_batches WHERE query_name = %s",
-                  (name,))[0]
+    batch = query(
+        settings, "SELECT SUM(rows_in), SUM(rows_quarantined) FROM stream_batches WHERE query_name = %s", (name,)
+    )[0]
     assert (int(batch[0]), int(batch[1])) == (summary.sent, summary.malformed)
     assert dead_letters_for(settings, topic) == summary.malformed
 
 
 def dead_letters_for(settings, topic):
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=3000)
-    tps = [TopicPartition(settings.topic_dead_letter, p)
-           for p in consumer.partitions_for_topic(settings.topic_dead_letter)]
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, consumer_timeout_ms=3000
+    )
+    tps = [
+        TopicPartition(settings.topic_dead_letter, p) for p in consumer.partitions_for_topic(settings.topic_dead_letter)
+    ]
     consumer.assign(tps)
     consumer.seek_to_beginning()
     keys = {m.key for m in consumer if m.key.decode().startswith(f"{topic}-")}
@@ -109,8 +124,11 @@ class Broker:
 
     def start(self):
         url = f"tcp://{self.bootstrap}"
-        self.proc = subprocess.Popen([self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -153,6 +171,12 @@ def test_broker_restart_stops_with_a_clear_message_or_resumes_on_request(setting
 
     resumed = run_stream(topic, name, checkpoint, "--no-fail-on-data-loss", env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    counts = dict(query(settings, "SELECT LEFT(event_id, 10), COUNT(*) FROM raw_transactions WHERE kafka_topic = %s"
-                                  " AND event_id LIKE 'txn-gen2%%' GROUP BY 1", (topic,)))
+    counts = dict(
+        query(
+            settings,
+            "SELECT LEFT(event_id, 10), COUNT(*) FROM raw_transactions WHERE kafka_topic = %s"
+            " AND event_id LIKE 'txn-gen2%%' GROUP BY 1",
+            (topic,),
+        )
+    )
     assert counts == {"txn-gen21-": 1000, "txn-gen22-": 300}

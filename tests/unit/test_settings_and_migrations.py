@@ -30,8 +30,10 @@ def test_generated_credentials_file_is_read_but_env_wins(tmp_path):
 
 
 def test_mlflow_uri_follows_port(tmp_path):
-    assert load_settings({"RP_STATE_DIR": str(tmp_path), "RP_MLFLOW_PORT": "6000"}).mlflow_tracking_uri \
+    assert (
+        load_settings({"RP_STATE_DIR": str(tmp_path), "RP_MLFLOW_PORT": "6000"}).mlflow_tracking_uri
         == "http://127.0.0.1:6000"
+    )
 
 
 def test_migrations_are_ordered_and_split_into_statements():

@@ -1,0 +1,99 @@
+"""The MySQL side on the real server: schema agreement, least privilege, exactly-once sink."""
+
+import time
+import uuid
+from datetime import datetime
+
+import mysql.connector
+import pytest
+
+from common.db import connect, query
+from jobs.migrate import apply_migrations
+from streaming.contracts import CONTRACTS, TRANSACTION
+from streaming.sinks import MySQLBatchSink
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("contract", list(CONTRACTS.values()), ids=list(CONTRACTS))
+def test_database_columns_match_the_contract(settings, contract):
+    rows = query(
+        settings,
+        "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_schema = %s"
+        " AND table_name = %s ORDER BY ordinal_position",
+        (settings.mysql_database, contract.table),
+    )
+    assert [r[0] for r in rows] == contract.table_columns + ["ingested_at"]
+    nullable = {f.name: f.nullable for f in contract.spark_schema().fields}
+    assert {r[0]: r[1] == "YES" for r in rows if r[0] in nullable} == nullable
+
+
+def test_migrations_rerun_is_a_no_op(settings):
+    assert apply_migrations(settings, log=lambda m: None) == []
+
+
+def test_powerbi_reader_can_only_read(settings):
+    assert query(settings, "SELECT COUNT(*) FROM stream_batches", role="reader")[0][0] >= 0
+    conn = connect(settings, "reader")
+    try:
+        with pytest.raises(mysql.connector.Error, match="denied"):
+            conn.cursor().execute("DELETE FROM stream_batches")
+    finally:
+        conn.close()
+
+
+def test_writer_cannot_change_the_schema(settings):
+    conn = connect(settings, "writer")
+    try:
+        with pytest.raises(mysql.connector.Error, match="denied"):
+            conn.cursor().execute("DROP TABLE raw_transactions")
+    finally:
+        conn.close()
+
+
+def rows(prefix, n):
+    return [
+        (f"{prefix}-{i}", f"r{i}", datetime(2024, 1, 1, 12), 1, i + 1, 2, 3.5, None, "sink_test", 0, i)
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["load_data", "executemany"])
+def test_sink_commits_a_batch_once_and_replay_is_a_no_op(settings, bulk):
+    name, prefix = f"sink_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
+    sink = MySQLBatchSink(settings, name, TRANSACTION.table, TRANSACTION.table_columns, ["event_id"], bulk=bulk)
+    bad = [
+        {
+            "source_topic": f"sink_{prefix}",
+            "source_partition": 0,
+            "source_offset": 99,
+            "reason_code": "bad_json",
+            "reason": "bad_json: x",
+            "raw_key": None,
+            "raw_value": "{",
+            "kafka_timestamp": None,
+        }
+    ]
+    batch = rows(prefix, 50) + rows(prefix, 5)  # a record seen twice in one batch lands once
+    first = sink.write(0, batch, bad, time.time())
+    again = sink.write(0, rows(prefix, 80), bad, time.time())
+    sink.close()
+    assert (first.replayed, first.rows_written, first.rows_quarantined) == (False, 50, 1)
+    assert (again.replayed, again.rows_written) == (True, 50)
+    count = query(settings, "SELECT COUNT(*) FROM raw_transactions WHERE event_id LIKE %s", (f"{prefix}-%",))[0][0]
+    assert count == 50
+    ledger = query(
+        settings, "SELECT rows_in, rows_written, rows_quarantined FROM stream_batches WHERE query_name = %s", (name,)
+    )
+    assert ledger == [(56, 50, 1)]
+
+
+def test_sink_rolls_back_everything_when_a_row_is_rejected(settings):
+    name, prefix = f"sink_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
+    sink = MySQLBatchSink(settings, name, TRANSACTION.table, TRANSACTION.table_columns, ["event_id"], bulk=False)
+    broken = rows(prefix, 3) + [(f"{prefix}-x", None, None, 1, 1, 1, 1.0, None, "t", 0, 1)]  # NOT NULL violated
+    with pytest.raises(mysql.connector.Error):
+        sink.write(0, broken, [], time.time())
+    sink.close()
+    assert query(settings, "SELECT COUNT(*) FROM raw_transactions WHERE event_id LIKE %s", (f"{prefix}-%",))[0][0] == 0
+    assert query(settings, "SELECT COUNT(*) FROM stream_batches WHERE query_name = %s", (name,))[0][0] == 0
