@@ -1,0 +1,12 @@
+# Airflow 3.3 with the pipeline env beside it: DAG tasks run `$RP_PIPELINE_PYTHON -m jobs...`.
+FROM apache/airflow:3.3.2-python3.11
+USER root
+RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && rm -rf /var/lib/apt/lists/*
+COPY requirements/pipeline.lock /opt/retail_pulse/requirements/pipeline.lock
+RUN python -m venv /opt/pipeline && /opt/pipeline/bin/pip install --no-cache-dir \
+    -r /opt/retail_pulse/requirements/pipeline.lock
+COPY . /opt/retail_pulse
+RUN echo /opt/retail_pulse > /opt/pipeline/lib/python3.11/site-packages/retail_pulse.pth
+USER airflow
+ENV RP_PIPELINE_PYTHON=/opt/pipeline/bin/python RETAIL_PULSE_ENV=docker

@@ -1,0 +1,10 @@
+# The pipeline image: Spark driver code, jobs and producers (used by the spark and airflow services).
+FROM python:3.11-slim-bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/retail_pulse
+COPY requirements/pipeline.lock requirements/pipeline.lock
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r requirements/pipeline.lock
+COPY . .
+RUN echo /opt/retail_pulse > /opt/venv/lib/python3.11/site-packages/retail_pulse.pth
+ENV PATH=/opt/venv/bin:$PATH PYSPARK_PYTHON=/opt/venv/bin/python RETAIL_PULSE_ENV=docker
