@@ -28,8 +28,8 @@ def connect(settings: Settings, role: str = "writer", database: bool = True, **e
         charset="utf8mb4",
         collation="utf8mb4_general_ci",
         connection_timeout=10,
-        **extra,
     )
+    options.update(extra)
     if database:
         options["database"] = settings.mysql_database
     return mysql.connector.connect(**options)

@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 PIPELINE_PYTHON = Path(__file__).resolve().parent.parent / ".venvs" / "pipeline" / "bin" / "python"
@@ -6,3 +7,5 @@ PIPELINE_PYTHON = Path(__file__).resolve().parent.parent / ".venvs" / "pipeline"
 os.environ.setdefault("RP_MYSQL_DATABASE", "retail_test")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# Airflow binds its metadata DB to AIRFLOW_HOME when first imported: fix it before any import.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="rp-airflow-"))

@@ -23,8 +23,8 @@ def pipeline(*args):
 
 
 @pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow")
+def airflow_home():
+    home = Path(os.environ["AIRFLOW_HOME"])  # set by tests/conftest.py before Airflow was imported
     os.environ["RP_CHECKPOINT_ROOT"] = str(home / "checkpoints")
     os.environ["RP_TOPIC_TRANSACTIONS"] = f"e2e_transactions_{os.getpid()}"
     pipeline("jobs.stack", "up", "--services", "mariadb,kafka,mlflow")
