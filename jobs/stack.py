@@ -218,9 +218,10 @@ def mlflow_start(settings: Settings, d: Path) -> list[str]:
 
 
 def airflow_env(settings: Settings) -> dict:
-    from jobs.airflow_env import airflow_environment
+    from common.airflow_env import airflow_environment
 
-    return airflow_environment(settings, Path(settings.state_dir) / "airflow")
+    env = airflow_environment(settings, Path(settings.state_dir) / "airflow")
+    return {**env, "PATH": f"{AIRFLOW_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # standalone spawns `airflow`
 
 
 def airflow_prepare(settings: Settings, d: Path) -> None:
