@@ -48,6 +48,8 @@ class Settings:
     topic_social: str = "social_posts"
     topic_shopper_events: str = "shopper_events"
     topic_dead_letter: str = "dead_letter"
+    topic_retail_aggregated: str = "retail_aggregated"
+    topic_forecasts: str = "forecasts"
     # MLflow
     mlflow_port: int = 5055
     mlflow_tracking_uri: str = "http://127.0.0.1:5055"

@@ -1,7 +1,14 @@
 """Replay a dataset or generator into a Kafka topic.
 
-    python -m jobs.produce --event transaction --source generated --limit 50000
-    python -m jobs.produce --event transaction --limit 10000 --rate 2000 --malformed-fraction 0.01
+    python -m jobs.produce --source generated --limit 50000
+    python -m jobs.produce --source generated --since 2025-03-10 --until 2025-03-10
+    python -m jobs.produce --source file --path train.csv --rate 2000 --malformed-fraction 0.01
+    python -m jobs.produce --source ta_feng
+
+Sources (all transaction events): "generated" is the seeded multi-store generator (daily totals per
+store and item from 2023-01-01); "file" reads any documented CSV format (Kaggle date,store,item,sales;
+or date,store_id,item_id,quantity,unit_price[,customer_id,txn_id]); "ta_feng" the real Ta-Feng
+grocery lines fetched by `make setup`.
 
 Messages are keyed by the contract's key fields, validated by the contract, and carry
 deterministic event ids (a replay is recognisable downstream). Prints a progress bar and a summary.
@@ -11,13 +18,33 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
+from pathlib import Path
 
 from common.settings import load_settings
 from streaming.contracts import CONTRACTS
 from streaming.producer import produce
-from streaming.sources import SOURCES
+from streaming.sources import TA_FENG_PATH, DatasetError, file_transactions, generated_transactions
 
-SOURCE_EVENTS = {"generated": "transaction"}
+SOURCE_EVENTS = {"generated": "transaction", "file": "transaction", "ta_feng": "transaction"}
+GENERATOR_START = date(2023, 1, 1)
+
+
+def records(args: argparse.Namespace):
+    """The chosen source's records, restricted to event dates in [--since, --until]."""
+    if args.source == "generated":
+        until = args.until or date.fromordinal(GENERATOR_START.toordinal() + 799)
+        days = (until - GENERATOR_START).days + 1
+        source = generated_transactions(args.seed, args.stores, args.items, GENERATOR_START, days)
+    else:
+        path = args.path if args.source == "file" else TA_FENG_PATH
+        if args.source == "ta_feng" and not path.is_file():
+            raise DatasetError(f"{path} is missing: run `make setup` (it fetches Ta-Feng) or pass --source file")
+        source = file_transactions(path)
+    for record in source:
+        day = record["event_time"].date()
+        if (args.since is None or day >= args.since) and (args.until is None or day <= args.until):
+            yield record
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,7 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m jobs.produce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--event", default="transaction", choices=sorted(CONTRACTS), help="event contract")
-    parser.add_argument("--source", default="generated", choices=sorted(SOURCES), help="record source")
+    parser.add_argument("--source", default="generated", choices=sorted(SOURCE_EVENTS), help="record source")
+    parser.add_argument("--path", type=Path, help="the CSV for --source file")
+    parser.add_argument("--since", type=date.fromisoformat, help="first event date to send (YYYY-MM-DD)")
+    parser.add_argument("--until", type=date.fromisoformat, help="last event date to send (YYYY-MM-DD)")
+    parser.add_argument("--stores", type=int, default=10, help="generator: number of stores")
+    parser.add_argument("--items", type=int, default=50, help="generator: number of items")
     parser.add_argument("--topic", help="target topic (default: the contract's configured topic)")
     parser.add_argument("--limit", type=int, default=None, help="stop after N messages (default: source end)")
     parser.add_argument("--rate", type=float, default=None, help="messages per second (default: as fast as possible)")
@@ -44,6 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--rate must be > 0")
     if not 0 <= args.malformed_fraction <= 1:
         parser.error("--malformed-fraction must be between 0 and 1")
+    if (args.source == "file") != (args.path is not None):
+        parser.error("--path is required with --source file, and only with it")
+    if args.stores < 1 or args.items < 1:
+        parser.error("--stores and --items must be at least 1")
     if SOURCE_EVENTS[args.source] != args.event:
         parser.error(f"source {args.source!r} produces {SOURCE_EVENTS[args.source]} events, not {args.event}")
     return args
@@ -54,19 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     contract = CONTRACTS[args.event]
     topic = args.topic or settings.topics[contract.topic]
-    records = SOURCES[args.source](seed=args.seed)
     try:
         summary = produce(
             settings.kafka_bootstrap,
             topic,
             contract,
-            records,
+            records(args),
             args.limit,
             args.rate,
             args.malformed_fraction,
             args.seed,
             args.progress,
         )
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # broker down, unknown topic...: one clear line
         if type(exc).__module__.startswith("kafka"):
             print(f"error: cannot produce to {topic} at {settings.kafka_bootstrap}: {exc!r}", file=sys.stderr)

@@ -2,6 +2,11 @@
 
     python -m jobs.stream raw_transactions                   # process what is there, then stop
     python -m jobs.stream raw_transactions --trigger 10s     # keep running, a micro-batch every 10 s
+    python -m jobs.stream sales_aggregation --lateness 3d    # daily sales per store-item + retail_aggregated
+
+Queries: raw_<table> land each contract's records in its raw table; sales_aggregation adds
+transactions into daily_sales (units, revenue) with an event-time watermark: rows older than the
+newest committed event time minus --lateness are counted as late and quarantined, not added.
 
 Restart-safe: offsets live in the checkpoint folder and each batch commits exactly once in MySQL.
 Each run is one MLflow run (experiment retail_pulse/streaming) with per-batch metrics.
@@ -15,19 +20,32 @@ import re
 import signal
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from common.settings import load_settings
 from common.tracking import TrackingUnavailable, run_url, start_run
+from streaming.contracts import TRANSACTION
 from streaming.raw_ingest import QUERIES, RawIngest
 from streaming.sinks import BatchResult
+
+SALES_QUERY = "sales_aggregation"
+QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION}
+DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int | None:
+    """'10s', '2 minutes', '3d' -> seconds; None if not a duration."""
+    match = DURATION.fullmatch(text)
+    return int(match.group(1)) * UNIT_SECONDS[match.group(2)[0]] if match else None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.stream", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("query", choices=sorted(QUERIES), help="which stream query to run")
+    parser.add_argument("query", choices=sorted(QUERY_CONTRACTS), help="which stream query to run")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--available-now",
@@ -48,14 +66,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--topic", help="read this topic instead of the contract's configured one")
     parser.add_argument("--name", help="query name, the key of its batches in stream_batches (default: QUERY)")
+    parser.add_argument(
+        "--lateness", default="3d", help="sales_aggregation: allowed event-time lateness, e.g. 3d or 12h (default 3d)"
+    )
     parser.add_argument("--no-mlflow", dest="mlflow", action="store_false", help="do not log the run to MLflow")
     args = parser.parse_args(argv)
     if args.trigger:
-        match = re.fullmatch(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?)\s*", args.trigger)
-        if not match:
+        seconds = parse_duration(args.trigger)
+        if not seconds:
             parser.error(f"--trigger {args.trigger!r}: expected an interval such as 10s or 2 minutes")
-        seconds = int(match.group(1)) * (60 if match.group(2).startswith("m") else 1)
         args.trigger = f"{seconds} seconds"
+    lateness = parse_duration(args.lateness)
+    if lateness is None:
+        parser.error(f"--lateness {args.lateness!r}: expected a duration such as 3d, 12h or 30m")
+    args.lateness = timedelta(seconds=lateness)
     if args.max_rows_per_trigger is not None and args.max_rows_per_trigger < 1:
         parser.error("--max-rows-per-trigger must be at least 1")
     return args
@@ -63,7 +87,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 class Progress:
     def __init__(self, log_metrics=None):
-        self.totals = {"batches": 0, "rows_in": 0, "rows_written": 0, "rows_quarantined": 0, "replayed_batches": 0}
+        self.totals = {
+            "batches": 0,
+            "rows_in": 0,
+            "rows_written": 0,
+            "rows_quarantined": 0,
+            "late_rows": 0,
+            "replayed_batches": 0,
+        }
         self.log_metrics = log_metrics
         self.started = time.time()
 
@@ -74,9 +105,11 @@ class Progress:
             self.totals["rows_in"] += r.rows_in
             self.totals["rows_written"] += r.rows_written
             self.totals["rows_quarantined"] += r.rows_quarantined
+            self.totals["late_rows"] += r.late_rows
         note = " (replayed: already committed, skipped)" if r.replayed else ""
         print(
-            f"batch {r.batch_id}: {r.rows_in:,} in, {r.rows_written:,} written, {r.rows_quarantined:,} quarantined,"
+            f"batch {r.batch_id}: {r.rows_in:,} in, {r.rows_written:,} written, {r.rows_quarantined:,} quarantined"
+            f" ({r.late_rows:,} late),"
             f" {r.duration_ms / 1000:.1f}s{note}",
             flush=True,
         )
@@ -86,6 +119,7 @@ class Progress:
                     "batch_rows_in": r.rows_in,
                     "batch_rows_written": r.rows_written,
                     "batch_rows_quarantined": r.rows_quarantined,
+                    "batch_late_rows": r.late_rows,
                     "batch_duration_ms": r.duration_ms,
                 },
                 step=r.batch_id,
@@ -103,10 +137,12 @@ class Progress:
 def run(args: argparse.Namespace) -> int:
     from pyspark.errors import StreamingQueryException
 
+    from streaming.sales import SalesAggregation
     from streaming.spark import get_spark, read_topic
+    from streaming.validate import validate_events
 
     settings = load_settings()
-    contract = QUERIES[args.query]
+    contract = QUERY_CONTRACTS[args.query]
     topic = args.topic or settings.topics[contract.topic]
     name = args.name or args.query
     checkpoint = Path(args.checkpoint or Path(settings.checkpoint_root) / name)
@@ -125,16 +161,20 @@ def run(args: argparse.Namespace) -> int:
                 "max_rows_per_trigger": max_rows,
                 "source_format": settings.kafka_source_format,
                 "checkpoint": str(checkpoint),
+                "lateness_s": int(args.lateness.total_seconds()),
             }
         )
     progress = Progress(mlflow.log_metrics if mlflow_run else None)
     spark = get_spark(settings, f"stream-{args.query}")
-    ingest = RawIngest(settings, contract, on_batch=progress, query_name=name)
+    if args.query == SALES_QUERY:
+        handler = SalesAggregation(settings, args.lateness, on_batch=progress, query_name=name)
+    else:
+        handler = RawIngest(settings, contract, on_batch=progress, query_name=name)
     source = read_topic(spark, settings, topic, max_rows, args.fail_on_data_loss)
     writer = (
-        ingest.transform(source)
+        validate_events(source, contract)
         .writeStream.queryName(name)
-        .foreachBatch(ingest)
+        .foreachBatch(handler)
         .option("checkpointLocation", str(checkpoint))
     )
     writer = writer.trigger(processingTime=args.trigger) if args.trigger else writer.trigger(availableNow=True)
@@ -155,11 +195,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             raise
     finally:
-        ingest.close()
+        handler.close()
     summary = progress.summary()
     print(
         f"{name}: {summary['batches']} batch(es), {summary['rows_in']:,} rows in, "
-        f"{summary['rows_written']:,} written, {summary['rows_quarantined']:,} quarantined, "
+        f"{summary['rows_written']:,} written, {summary['rows_quarantined']:,} quarantined "
+        f"({summary['late_rows']:,} late), "
         f"{summary['elapsed_s']}s ({summary['rows_per_s']:,} rows/s)"
     )
     if mlflow_run:

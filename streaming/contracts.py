@@ -217,7 +217,7 @@ TRANSACTION = Contract(
         Field("txn_id", "string", doc="Receipt / basket id; several lines may share it."),
         Field("event_time", "timestamp", doc="When the sale happened (UTC)."),
         Field("store_id", "int", min=1, max=1_000_000),
-        Field("item_id", "int", min=1, max=10_000_000_000),
+        Field("item_id", "int", min=1, max=99_999_999_999_999, doc="Up to 14 digits: GTIN/EAN codes fit."),
         Field("quantity", "int", min=0, max=10_000, doc="Units sold (0 allowed for daily-aggregate feeds)."),
         Field("unit_price", "float", min=0, max=100_000, doc="Price per unit in the store's currency."),
         Field("customer_id", "string", required=False),

@@ -9,9 +9,28 @@ from dataclasses import dataclass
 from common.settings import Settings
 from streaming.contracts import CONTRACTS, Contract
 from streaming.sinks import BatchResult, MySQLBatchSink, TopicPublisher, dead_letter_messages
-from streaming.validate import validate_events
 
 QUERIES: dict[str, Contract] = {c.table: c for c in CONTRACTS.values()}
+
+
+def quarantine_records(
+    rows: list[dict], contract: Contract | None = None, reason_code: str | None = None, reason: str = ""
+) -> list[dict]:
+    """Validated rows -> quarantine records. Rejected rows keep their reason and raw payload; rows
+    rejected later for ``reason_code`` (e.g. late events) are re-encoded by ``contract``."""
+    return [
+        {
+            "source_topic": r["kafka_topic"],
+            "source_partition": r["kafka_partition"],
+            "source_offset": r["kafka_offset"],
+            "reason_code": reason_code or r["reason_code"],
+            "reason": reason[:512] if reason_code else r["reason"],
+            "raw_key": contract.key(r).decode() if reason_code else r["raw_key"],
+            "raw_value": contract.serialize(r).decode() if reason_code else r["raw_value"],
+            "kafka_timestamp": r["kafka_timestamp"],
+        }
+        for r in rows
+    ]
 
 
 def split_validated(table) -> tuple[list[tuple], list[dict], list[str]]:
@@ -24,30 +43,12 @@ def split_validated(table) -> tuple[list[tuple], list[dict], list[str]]:
     good = table.filter(pc.is_null(table.column("reason_code")))
     bad = table.filter(pc.is_valid(table.column("reason_code")))
     rows = list(zip(*[good.column(c).to_pylist() for c in contract_columns], strict=False)) if good.num_rows else []
-    quarantined = [
-        {
-            "source_topic": r["kafka_topic"],
-            "source_partition": r["kafka_partition"],
-            "source_offset": r["kafka_offset"],
-            "reason_code": r["reason_code"],
-            "reason": r["reason"],
-            "raw_key": r["raw_key"],
-            "raw_value": r["raw_value"],
-            "kafka_timestamp": r["kafka_timestamp"],
-        }
-        for r in bad.select(
-            [
-                "kafka_topic",
-                "kafka_partition",
-                "kafka_offset",
-                "reason_code",
-                "reason",
-                "raw_key",
-                "raw_value",
-                "kafka_timestamp",
-            ]
+    quarantined = quarantine_records(
+        bad.select(
+            ["kafka_topic", "kafka_partition", "kafka_offset", "reason_code", "reason", "raw_key", "raw_value"]
+            + ["kafka_timestamp"]
         ).to_pylist()
-    ]
+    )
     return rows, quarantined, contract_columns
 
 
@@ -66,9 +67,6 @@ class RawIngest:
             self.settings, self.query_name, self.contract.table, self.contract.table_columns, ["event_id"]
         )
         self.publisher = TopicPublisher(self.settings)
-
-    def transform(self, df):
-        return validate_events(df, self.contract)
 
     def __call__(self, batch_df, batch_id: int) -> None:
         started = time.time()

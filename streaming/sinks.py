@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,6 +52,17 @@ class BatchResult:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class BatchCounts:
+    """What a batch's work did, recorded in its stream_batches row."""
+
+    rows_in: int
+    rows_written: int
+    rows_quarantined: int
+    late_rows: int = 0
+    max_event_time: datetime | None = None
+
+
 def _tsv_value(value) -> str:
     if value is None:
         return "\\N"
@@ -67,11 +79,45 @@ def write_tsv(rows: list[tuple], path: str) -> None:
         fh.writelines("\t".join(_tsv_value(v) for v in row) + "\n" for row in rows)
 
 
+def fill_table(cur, table: str, columns: list[str], rows: list[tuple], bulk: bool = True) -> bool:
+    """Insert rows (REPLACE on key clashes): ``LOAD DATA LOCAL INFILE`` when ``bulk`` and the server
+    allows it, else ``executemany``. Returns whether the bulk path is still usable."""
+    if not rows:
+        return bulk
+    cols = ", ".join(columns)
+    if bulk:
+        fd, path = tempfile.mkstemp(prefix="rp_batch_", suffix=".tsv")
+        os.close(fd)
+        try:
+            write_tsv(rows, path)
+            cur.execute(f"LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE {table} ({cols})", (path,))
+            return True
+        except mysql.connector.Error as exc:
+            if exc.errno not in (1148, 3948, 2068):  # local infile disabled on server or client
+                raise
+        finally:
+            os.unlink(path)
+    placeholders = ", ".join(["%s"] * len(columns))
+    cur.executemany(f"REPLACE INTO {table} ({cols}) VALUES ({placeholders})", rows)
+    return False
+
+
 class MySQLBatchSink:
-    """Writes one micro-batch to a table exactly once (see module doc)."""
+    """Commits one micro-batch's work exactly once (see module doc).
+
+    :meth:`write` is the common case (upsert rows into ``table``, quarantine the rejects); jobs with
+    more to do pass their own work function to :meth:`commit` and use :meth:`upsert`,
+    :meth:`load_temporary` and :meth:`quarantine` on the cursor it hands them.
+    """
 
     def __init__(
-        self, settings: Settings, query_name: str, table: str, columns: list[str], key: list[str], bulk: bool = True
+        self,
+        settings: Settings,
+        query_name: str,
+        table: str = "",
+        columns: list[str] = (),
+        key: list[str] = (),
+        bulk: bool = True,
     ):
         self.settings, self.query_name, self.table = settings, query_name, table
         self.columns, self.key, self.bulk = list(columns), list(key), bulk
@@ -87,83 +133,91 @@ class MySQLBatchSink:
             self._conn.close()
             self._conn = None
 
-    def write(
-        self, batch_id: int, rows: list[tuple], quarantined: list[dict], started: float, late_rows: int = 0
-    ) -> BatchResult:
-        """Write rows (tuples in ``columns`` order) and quarantine records; a replayed batch is a no-op."""
+    def last_event_time(self, cur) -> datetime | None:
+        """The newest event time over this query's committed batches (the watermark's base)."""
+        cur.execute("SELECT MAX(max_event_time) FROM stream_batches WHERE query_name = %s", (self.query_name,))
+        return cur.fetchone()[0]
+
+    def commit(self, batch_id: int, started: float, work: Callable[[object], BatchCounts]) -> BatchResult:
+        """Run ``work(cursor)`` and record the batch in one transaction; a replayed batch is a no-op."""
         conn = self._connection()
-        rows_in = len(rows) + len(quarantined) + late_rows
         with transaction(conn) as cur:
             cur.execute(
-                "SELECT rows_written, rows_quarantined FROM stream_batches WHERE query_name = %s"
-                " AND batch_id = %s FOR UPDATE",
+                "SELECT rows_in, rows_written, rows_quarantined, late_rows FROM stream_batches"
+                " WHERE query_name = %s AND batch_id = %s FOR UPDATE",
                 (self.query_name, batch_id),
             )
             previous = cur.fetchone()
             if previous is not None:
-                return BatchResult(
-                    batch_id,
-                    rows_in,
-                    previous[0],
-                    previous[1],
-                    late_rows,
-                    int((time.time() - started) * 1000),
-                    replayed=True,
-                )
-            written = self._upsert(cur, rows) if rows else 0
-            if quarantined:
-                self._quarantine(cur, batch_id, quarantined)
+                elapsed = int((time.time() - started) * 1000)
+                return BatchResult(batch_id, *previous, elapsed, replayed=True)
+            counts = work(cur)
             finished = time.time()
             duration_ms = int((finished - started) * 1000)
             cur.execute(
                 "INSERT INTO stream_batches (query_name, batch_id, rows_in, rows_written, rows_quarantined,"
-                " late_rows, duration_ms, started_at, finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " late_rows, duration_ms, started_at, finished_at, max_event_time)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     self.query_name,
                     batch_id,
-                    rows_in,
-                    written,
-                    len(quarantined),
-                    late_rows,
+                    counts.rows_in,
+                    counts.rows_written,
+                    counts.rows_quarantined,
+                    counts.late_rows,
                     duration_ms,
                     _utc(started),
                     _utc(finished),
+                    counts.max_event_time,
                 ),
             )
-        return BatchResult(batch_id, rows_in, written, len(quarantined), late_rows, duration_ms, replayed=False)
+        return BatchResult(
+            batch_id,
+            counts.rows_in,
+            counts.rows_written,
+            counts.rows_quarantined,
+            counts.late_rows,
+            duration_ms,
+            replayed=False,
+        )
 
-    def _upsert(self, cur, rows: list[tuple]) -> int:
-        cols = ", ".join(self.columns)
-        cur.execute("DROP TEMPORARY TABLE IF EXISTS rp_staging")
-        cur.execute(f"CREATE TEMPORARY TABLE rp_staging LIKE {self.table}")
-        self._fill_staging(cur, rows, cols)
+    def write(self, batch_id: int, rows: list[tuple], quarantined: list[dict], started: float) -> BatchResult:
+        """Upsert rows (tuples in ``columns`` order) into ``table`` and quarantine the rejects."""
+
+        def work(cur) -> BatchCounts:
+            written = self.upsert(cur, self.table, self.columns, self.key, rows)
+            self.quarantine(cur, batch_id, quarantined)
+            return BatchCounts(len(rows) + len(quarantined), written, len(quarantined))
+
+        return self.commit(batch_id, started, work)
+
+    def load_temporary(self, cur, name: str, like: str, columns: list[str], rows: list[tuple]) -> None:
+        """(Re)create temporary table ``name`` shaped like ``like`` and bulk-fill it with rows."""
+        cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {name}")
+        cur.execute(f"CREATE TEMPORARY TABLE {name} LIKE {like}")
+        self.bulk = fill_table(cur, name, columns, rows, self.bulk)
+
+    def upsert(self, cur, table: str, columns: list[str], key: list[str], rows: list[tuple], add=()) -> int:
+        """Insert or update rows by the table's key through a staging table; return rows staged.
+        Columns in ``add`` are added to the stored value instead of replacing it."""
+        if not rows:
+            return 0
+        self.load_temporary(cur, "rp_staging", table, columns, rows)
         cur.execute("SELECT COUNT(*) FROM rp_staging")
         written = cur.fetchone()[0]
-        updates = ", ".join(f"{c} = VALUES({c})" for c in self.columns if c not in self.key)
-        cur.execute(
-            f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM rp_staging ON DUPLICATE KEY UPDATE {updates}"
+        updates = ", ".join(
+            f"{table}.{c} = {table}.{c} + VALUES({c})" if c in add else f"{c} = VALUES({c})"
+            for c in columns
+            if c not in key
         )
+        cols = ", ".join(columns)
+        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM rp_staging ON DUPLICATE KEY UPDATE {updates}")
         cur.execute("DROP TEMPORARY TABLE rp_staging")
         return written
 
-    def _fill_staging(self, cur, rows: list[tuple], cols: str) -> None:
-        if self.bulk:
-            fd, path = tempfile.mkstemp(prefix="rp_batch_", suffix=".tsv")
-            os.close(fd)
-            try:
-                write_tsv(rows, path)
-                cur.execute(f"LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE rp_staging ({cols})", (path,))
-                return
-            except mysql.connector.Error as exc:
-                if exc.errno not in (1148, 3948, 2068):  # local infile disabled on server or client
-                    raise
-                self.bulk = False
-            finally:
-                os.unlink(path)
-        placeholders = ", ".join(["%s"] * len(self.columns))
-        cur.executemany(f"REPLACE INTO rp_staging ({cols}) VALUES ({placeholders})", rows)
-
-    def _quarantine(self, cur, batch_id: int, records: list[dict]) -> None:
+    def quarantine(self, cur, batch_id: int, records: list[dict]) -> None:
+        if not records:
+            return
         values = [
             tuple({**r, "query_name": self.query_name, "batch_id": batch_id}.get(c) for c in QUARANTINE_COLUMNS)
             for r in records

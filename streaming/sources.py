@@ -1,52 +1,196 @@
-"""Record sources for the producers: seeded generators with realistic structure.
+"""Record sources for the producers: a seeded multi-store generator and the documented file formats.
 
-Each source yields contract-shaped dicts with deterministic ``event_id`` values, so replaying the
-same source with the same seed produces records that downstream tables recognise as the same.
+Every source yields transaction-contract dicts with deterministic ``event_id`` values, so replaying
+the same source produces records that downstream tables recognise as the same.
+
+File formats (header decides; ``.csv``, ``.csv.gz`` or a ``.zip`` holding one CSV):
+
+* Kaggle store-item demand: ``date,store,item,sales`` (one row per day, store and item).
+* Rich: ``date,store_id,item_id,quantity,unit_price[,customer_id,txn_id]`` (lines or daily totals).
+* Ta-Feng grocery (one store): ``TRANSACTION_DT,CUSTOMER_ID,...,PRODUCT_ID,AMOUNT,ASSET,SALES_PRICE``,
+  where ``SALES_PRICE`` is the line total. ``make setup`` fetches it into ``.data/`` (see README).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from common.settings import REPO_ROOT
+
+DATA_DIR = REPO_ROOT / ".data"
+TA_FENG_PATH = DATA_DIR / "ta_feng.csv.zip"
+SALES_COLUMNS = ["date", "store_id", "item_id", "quantity", "unit_price", "customer_id", "txn_id"]
+FORMATS = {
+    "kaggle": ["date", "store", "item", "sales"],
+    "rich": ["date", "store_id", "item_id", "quantity", "unit_price"],
+    "ta_feng": ["TRANSACTION_DT", "CUSTOMER_ID", "PRODUCT_ID", "AMOUNT", "SALES_PRICE"],
+}
+
+
+class DatasetError(ValueError):
+    """A data file that cannot be read as one of the documented formats; the message says why."""
+
+
+# -- the generator --------------------------------------------------------------------------------
+def _holiday_effects(days: pd.DatetimeIndex) -> np.ndarray:
+    """Multiplier per day: US holidays lift sales, Black Friday doubles them, Christmas Day closes early."""
+    import holidays
+
+    calendar = holidays.country_holidays("US", years=sorted(set(days.year)))
+    effect = np.ones(len(days))
+    for i, day in enumerate(days.date):
+        name = calendar.get(day)
+        if name:
+            effect[i] = 0.3 if "Christmas" in name else 1.4
+        if day - timedelta(days=1) in calendar and "Thanksgiving" in calendar.get(day - timedelta(days=1)):
+            effect[i] = 2.0  # Black Friday
+    return effect
+
+
+def generated_daily_sales(
+    seed: int = 7, stores: int = 10, items: int = 50, start: date = date(2023, 1, 1), days: int = 800
+) -> pd.DataFrame:
+    """Daily units and price per (day, store, item) with real structure: store and item scale,
+    per-item trend and yearly seasonality, a store-specific weekly profile, US holidays, promotions
+    (price cut, units up by the item's price elasticity) and Poisson noise."""
+    rng = np.random.default_rng(seed)
+    calendar = pd.date_range(start, periods=days, freq="D")
+    t = np.arange(days)[:, None, None]
+    store_scale = rng.lognormal(0.0, 0.35, stores)[None, :, None]
+    item_scale = rng.lognormal(1.3, 0.7, items)[None, None, :]
+    trend = 1 + rng.normal(0.25, 0.3, items)[None, None, :] * t / 365
+    amplitude, phase = rng.uniform(0.05, 0.45, items), rng.uniform(0, 2 * math.pi, items)
+    yearly = 1 + amplitude[None, None, :] * np.sin(2 * math.pi * t / 365.25 + phase[None, None, :])
+    weekly_profile = np.array([0.85, 0.9, 0.95, 1.0, 1.15, 1.35, 1.2])[:, None] * rng.uniform(0.9, 1.1, (7, stores))
+    weekly = weekly_profile[calendar.dayofweek.to_numpy()][:, :, None]
+    holiday = _holiday_effects(calendar)[:, None, None]
+    base_price = np.round(rng.uniform(1.0, 40.0, items), 2)
+    elasticity = rng.uniform(1.0, 3.0, items)
+    promo = rng.random((days, stores, items)) < 0.04
+    discount = np.where(promo, rng.uniform(0.1, 0.35, (days, stores, items)), 0.0)
+    price_effect = (1 - discount) ** -elasticity[None, None, :]
+    rate = store_scale * item_scale * trend.clip(0.2) * yearly * weekly * holiday * price_effect
+    units = rng.poisson(rate)
+    d, s, i = np.indices(units.shape)
+    return pd.DataFrame(
+        {
+            "date": calendar.date[d.ravel()],
+            "store_id": s.ravel() + 1,
+            "item_id": i.ravel() + 1,
+            "quantity": units.ravel(),
+            "unit_price": np.round(base_price[i.ravel()] * (1 - discount.ravel()), 2),
+        }
+    )
 
 
 def generated_transactions(
-    seed: int = 7, stores: int = 10, items: int = 50, start: date = date(2024, 1, 1), days: int | None = None
+    seed: int = 7, stores: int = 10, items: int = 50, start: date = date(2023, 1, 1), days: int = 800
 ) -> Iterator[dict]:
-    """Sale lines for ``stores`` x ``items`` day by day: store/item heterogeneity, trend, weekly and
-    yearly seasonality, occasional promotions (lower price, more units). Endless unless ``days``."""
-    rng = np.random.default_rng(seed)
-    store_scale = rng.lognormal(0.0, 0.3, stores)
-    item_scale = rng.lognormal(0.0, 0.6, items)
-    base_price = np.round(rng.uniform(1.0, 40.0, items), 2)
-    weekly = np.array([0.85, 0.9, 0.95, 1.0, 1.15, 1.35, 1.2])
-    n = 0
-    day = 0
-    while days is None or day < days:
-        today = start + timedelta(days=day)
-        season = 1 + 0.2 * math.sin(2 * math.pi * (today.timetuple().tm_yday - 80) / 365.25)
-        level = 0.3 * weekly[today.weekday()] * season * (1 + 0.0008 * day)
-        promo = rng.random((stores, items)) < 0.03
-        counts = rng.poisson(level * np.outer(store_scale, item_scale) * np.where(promo, 1.8, 1.0))
-        for s, i in zip(*np.nonzero(counts), strict=False):
-            price = round(float(base_price[i] * (0.8 if promo[s, i] else 1.0)), 2)
-            for _ in range(counts[s, i]):
-                seconds = int(rng.integers(8 * 3600, 22 * 3600))
-                yield {
-                    "event_id": f"txn-gen{seed}-{n:010d}",
-                    "txn_id": f"r{seed}-{day}-{s + 1}-{n}",
-                    "event_time": datetime.combine(today, datetime.min.time()) + timedelta(seconds=seconds),
-                    "store_id": int(s + 1),
-                    "item_id": int(i + 1),
-                    "quantity": int(rng.integers(1, 4)),
-                    "unit_price": price,
-                    "customer_id": None if rng.random() < 0.4 else f"c{int(rng.integers(1, 20000))}",
-                }
-                n += 1
-        day += 1
+    """The generator's daily totals as transaction events, day by day (event-time order)."""
+    frame = generated_daily_sales(seed, stores, items, start, days)
+    for row in frame.itertuples(index=False):
+        stamp = f"{row.date:%Y%m%d}-{row.store_id}-{row.item_id}"
+        yield {
+            "event_id": f"txn-gen{seed}-{stamp}",
+            "txn_id": f"daily-{stamp}",
+            "event_time": datetime.combine(row.date, time(21, 0)),
+            "store_id": int(row.store_id),
+            "item_id": int(row.item_id),
+            "quantity": int(row.quantity),
+            "unit_price": float(row.unit_price),
+            "customer_id": None,
+        }
 
 
-SOURCES = {"generated": generated_transactions}
+# -- files ----------------------------------------------------------------------------------------
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise DatasetError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    frame.columns = [c.strip() for c in frame.columns]
+    if frame.empty:
+        raise DatasetError(f"{path}: no data rows")
+    return frame
+
+
+def detect_format(columns: list[str], path: Path | str = "data") -> str:
+    for name, required in FORMATS.items():
+        if set(required) <= set(columns):
+            return name
+    expected = "; ".join(f"{name}: {','.join(cols)}" for name, cols in FORMATS.items())
+    raise DatasetError(f"{path}: unrecognised header {','.join(columns)} (expected one of: {expected})")
+
+
+def _numbers(frame: pd.DataFrame, column: str, path: Path, integer: bool) -> pd.Series:
+    values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+    bad = values.isna() | (values < 0) | (integer & (values % 1 != 0))
+    if bad.any():
+        row = int(bad.idxmax())
+        kind = "a non-negative integer" if integer else "a non-negative number"
+        raise DatasetError(f"{path}: line {row + 2}: {column}={frame[column].iloc[row]!r} is not {kind}")
+    return values.astype("int64") if integer else values.astype(float)
+
+
+def read_sales_file(path: str | Path) -> pd.DataFrame:
+    """Read any documented transaction format into ``SALES_COLUMNS`` (date is a datetime.date)."""
+    path = Path(path)
+    raw = _read_csv(path)
+    fmt = detect_format(list(raw.columns), path)
+    if fmt == "kaggle":
+        raw = raw.rename(columns={"store": "store_id", "item": "item_id", "sales": "quantity"}).assign(unit_price="0")
+    elif fmt == "ta_feng":
+        raw = raw.rename(columns={"TRANSACTION_DT": "date", "CUSTOMER_ID": "customer_id", "PRODUCT_ID": "item_id"})
+        amount = _numbers(raw, "AMOUNT", path, integer=True)
+        total = _numbers(raw, "SALES_PRICE", path, integer=False)
+        raw = raw.assign(
+            store_id="1", quantity=amount.astype(str), unit_price=(total / amount.clip(1)).round(2).astype(str)
+        )
+    dates = pd.to_datetime(raw["date"].str.strip(), errors="coerce", format="mixed")
+    if dates.isna().any():
+        row = int(dates.isna().idxmax())
+        raise DatasetError(f"{path}: line {row + 2}: date={raw['date'].iloc[row]!r} is not a date")
+    out = pd.DataFrame(
+        {
+            "date": dates.dt.date,
+            "store_id": _numbers(raw, "store_id", path, integer=True),
+            "item_id": _numbers(raw, "item_id", path, integer=True),
+            "quantity": _numbers(raw, "quantity", path, integer=True),
+            "unit_price": _numbers(raw, "unit_price", path, integer=False),
+        }
+    )
+    for optional in ("customer_id", "txn_id"):
+        out[optional] = raw[optional].str.strip().replace("", None) if optional in raw else None
+    return out
+
+
+def file_transactions(path: str | Path, seed: int = 0) -> Iterator[dict]:
+    """Rows of a sales file as transaction events; ids are the file name and line (replays match)."""
+    del seed  # a file replays the same way every time
+    path = Path(path)
+    stem = path.name.split(".")[0][:20]
+    for n, row in enumerate(read_sales_file(path).itertuples(index=False)):
+        yield {
+            "event_id": f"txn-{stem}-{n:09d}",
+            "txn_id": row.txn_id or f"{stem}-{n}",
+            "event_time": datetime.combine(row.date, time(12, 0)),
+            "store_id": int(row.store_id),
+            "item_id": int(row.item_id),
+            "quantity": int(row.quantity),
+            "unit_price": float(row.unit_price),
+            "customer_id": row.customer_id,
+        }
+
+
+def daily_series(sales: pd.DataFrame) -> pd.DataFrame:
+    """Sales lines -> (store_id, item_id, ds, y) units per day, the forecasters' input."""
+    grouped = sales.groupby(["store_id", "item_id", "date"], as_index=False)["quantity"].sum()
+    return grouped.rename(columns={"date": "ds", "quantity": "y"}).assign(ds=lambda f: pd.to_datetime(f["ds"]))

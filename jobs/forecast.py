@@ -1,0 +1,285 @@
+"""Forecast daily units per store and item with Prophet, fitted in parallel on Spark.
+
+    python -m jobs.forecast                          # as of the newest day in daily_sales
+    python -m jobs.forecast --as-of 2025-03-10 --holidays US --horizon 30
+
+Reads daily_sales up to --as-of (days without sales count as 0), fits one Prophet model per
+(store, item) with 80% and 95% intervals, and backtests it against a seasonal-naive baseline on the
+last --horizon days held out. Series too short, all zero or constant (or on which Prophet fails)
+get the seasonal-naive forecast and the reason. Writes sales_forecasts, forecast_accuracy and
+forecast_runs under run key "<as-of>-<name>" (a re-run replaces it), and logs one MLflow run
+(experiment retail_pulse/forecasting) with parameters, metrics, metrics.json, the per-series
+table and forecast-vs-actual plots. `python -m jobs.publish_forecasts` then sends it to Kafka.
+Exit codes: 0 done, 2 bad arguments or no data, 4 services unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from common.db import connect, transaction
+from common.settings import load_settings
+from common.tracking import TrackingUnavailable, run_url, start_run
+from models.forecasting import SERIES_KEYS, ForecastConfig, backtest_report, run_forecasts
+from streaming.sinks import fill_table
+
+FORECAST_COLUMNS = [
+    "run_key",
+    "forecast_date",
+    "store_id",
+    "item_id",
+    "yhat",
+    "yhat_lower_80",
+    "yhat_upper_80",
+    "yhat_lower_95",
+    "yhat_upper_95",
+    "method",
+    "fallback_reason",
+]
+ACCURACY_COLUMNS = ["run_key", "store_id", "item_id", "method", "mae", "rmse", "r2", "smape", "mase"]
+ACCURACY_COLUMNS += ["coverage_80", "coverage_95", "n_points"]
+
+
+def add_forecast_arguments(parser: argparse.ArgumentParser, horizon_help: str) -> None:
+    """Options shared with jobs.backtest."""
+    parser.add_argument("--horizon", type=int, default=30, help=horizon_help)
+    parser.add_argument("--folds", type=int, default=1, help="backtest origins, each one horizon earlier (default 1)")
+    parser.add_argument(
+        "--uncertainty-samples", type=int, default=500, help="Prophet predictive samples for the intervals"
+    )
+    parser.add_argument("--holidays", metavar="COUNTRY", help="add a country's holidays to Prophet, e.g. US")
+    parser.add_argument("--min-history", type=int, help="periods below which a series gets the seasonal-naive fallback")
+    parser.add_argument("--sequential", action="store_true", help="fit in this process instead of on Spark")
+    parser.add_argument("--seed", type=int, default=7)
+
+
+def config_from(args: argparse.Namespace, freq: str = "D") -> ForecastConfig:
+    return ForecastConfig(
+        horizon=args.horizon,
+        freq=freq,
+        uncertainty_samples=args.uncertainty_samples,
+        holidays=args.holidays,
+        min_history=args.min_history,
+        folds=args.folds,
+        seed=args.seed,
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.forecast", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--as-of", type=date.fromisoformat, help="last day of history (default: newest in MySQL)")
+    add_forecast_arguments(parser, "days to forecast (default 30)")
+    parser.add_argument("--history-days", type=int, default=1095, help="days of history to fit on (default 1095)")
+    parser.add_argument("--name", default="daily", help="run name; the run key is <as-of>-<name>")
+    parser.add_argument("--max-series", type=int, help="only the first N series (smoke runs)")
+    parser.add_argument("--plots", type=int, default=6, help="series to plot in the MLflow run (default 6)")
+    parser.add_argument("--no-mlflow", dest="mlflow", action="store_false", help="do not log to MLflow")
+    args = parser.parse_args(argv)
+    try:
+        args.config = config_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.history_days < args.horizon + 1:
+        parser.error("--history-days must exceed --horizon")
+    return args
+
+
+def load_history(settings, as_of: date | None, history_days: int) -> tuple[pd.DataFrame, date | None]:
+    """daily_sales up to ``as_of`` (default: its newest day) as (store_id, item_id, ds, y)."""
+    conn = connect(settings, "reader")
+    try:
+        cur = conn.cursor()
+        if as_of is None:
+            cur.execute("SELECT MAX(sale_date) FROM daily_sales")
+            as_of = cur.fetchone()[0]
+            if as_of is None:
+                return pd.DataFrame(columns=SERIES_KEYS + ["ds", "y"]), None
+        cur.execute(
+            "SELECT store_id, item_id, sale_date, units FROM daily_sales WHERE sale_date BETWEEN %s AND %s",
+            (as_of - timedelta(days=history_days - 1), as_of),
+        )
+        frame = pd.DataFrame(cur.fetchall(), columns=SERIES_KEYS + ["ds", "y"])
+    finally:
+        conn.close()
+    frame["ds"] = pd.to_datetime(frame["ds"])
+    frame["y"] = frame["y"].astype(float)
+    return frame, as_of
+
+
+def write_results(settings, run_key: str, as_of: date, output: pd.DataFrame, report: dict, per_series, extra) -> None:
+    """Replace the run's rows in one transaction (idempotent per run key)."""
+    forecasts = output[output["kind"] == "forecast"].assign(run_key=run_key, forecast_date=lambda f: f["ds"])
+    forecast_rows = [
+        tuple(None if pd.isna(v) else v for v in row)
+        for row in forecasts[FORECAST_COLUMNS].itertuples(index=False, name=None)
+    ]
+    accuracy = per_series.assign(run_key=run_key)
+    accuracy_rows = [
+        tuple(None if pd.isna(v) else v for v in row)
+        for row in accuracy[ACCURACY_COLUMNS].itertuples(index=False, name=None)
+    ]
+    overall = report["overall"]
+    conn = connect(settings, "writer")
+    try:
+        with transaction(conn) as cur:
+            for table in ("sales_forecasts", "forecast_accuracy"):
+                cur.execute(f"DELETE FROM {table} WHERE run_key = %s", (run_key,))
+            bulk = fill_table(cur, "sales_forecasts", FORECAST_COLUMNS, forecast_rows)
+            fill_table(cur, "forecast_accuracy", ACCURACY_COLUMNS, accuracy_rows, bulk)
+            cur.execute(
+                "REPLACE INTO forecast_runs (run_key, as_of, horizon, series, fallback_series, smape_prophet,"
+                " smape_seasonal_naive, coverage_95_prophet, mlflow_run_id, params_json, finished_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6))",
+                (
+                    run_key,
+                    as_of,
+                    report["config"]["horizon"],
+                    report["series_count"],
+                    report["fallback_series"],
+                    overall.get("prophet", {}).get("smape"),
+                    overall.get("seasonal_naive", {}).get("smape"),
+                    overall.get("prophet", {}).get("coverage_95"),
+                    extra.get("mlflow_run_id"),
+                    json.dumps(report["config"]),
+                ),
+            )
+    finally:
+        conn.close()
+
+
+def plot_series(history: pd.DataFrame, output: pd.DataFrame, keys: list[tuple], folder: Path) -> list[Path]:
+    """Forecast-vs-actual PNGs: the last 120 days, the backtest of both methods, the forecast bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for store, item in keys:
+        hist = history[(history.store_id == store) & (history.item_id == item)].sort_values("ds").tail(120)
+        rows = output[(output.store_id == store) & (output.item_id == item)]
+        fig, ax = plt.subplots(figsize=(10, 4))
+        ax.plot(hist["ds"], hist["y"], color="black", lw=1, label="actual")
+        for method, style in (("prophet", "-"), ("seasonal_naive", ":")):
+            bt = rows[(rows.kind == "backtest") & (rows.method == method)]
+            ax.plot(pd.to_datetime(bt["ds"]), bt["yhat"], style, lw=1, label=f"backtest {method}")
+        fc = rows[rows.kind == "forecast"]
+        ds = pd.to_datetime(fc["ds"])
+        ax.plot(ds, fc["yhat"], color="tab:blue", lw=1.5, label=f"forecast ({fc['method'].iloc[0]})")
+        ax.fill_between(ds, fc["yhat_lower_95"], fc["yhat_upper_95"], alpha=0.15, color="tab:blue", label="95%")
+        ax.fill_between(ds, fc["yhat_lower_80"], fc["yhat_upper_80"], alpha=0.25, color="tab:blue", label="80%")
+        ax.set_title(f"store {store} item {item}: units per day")
+        ax.legend(loc="upper left", fontsize=7)
+        path = folder / f"store{store}_item{item}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def log_run(settings, args, report: dict, per_series: pd.DataFrame, history, output, timings: dict) -> None:
+    import mlflow
+
+    mlflow.log_params({**report["config"], "as_of": str(args.as_of), "history_days": args.history_days})
+    metrics = {f"{m}_{k}": v for m, values in report["overall"].items() for k, v in values.items() if v is not None}
+    metrics.update({k: v for k, v in report["comparison"].items() if v is not None})
+    metrics.update(series=report["series_count"], fallback_series=report["fallback_series"], **timings)
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "metrics.json").write_text(json.dumps(report, indent=1))
+        per_series.to_csv(folder / "per_series_metrics.csv", index=False)
+        mlflow.log_artifact(str(folder / "metrics.json"))
+        mlflow.log_artifact(str(folder / "per_series_metrics.csv"))
+        keys = [tuple(k) for k in output[SERIES_KEYS].drop_duplicates().head(args.plots).itertuples(index=False)]
+        (folder / "plots").mkdir()
+        plot_series(history, output, keys, folder / "plots")
+        mlflow.log_artifacts(str(folder / "plots"), artifact_path="plots")
+
+
+def summary_lines(report: dict) -> list[str]:
+    lines = [f"series: {report['series_count']} ({report['fallback_series']} on the seasonal-naive fallback)"]
+    for method, m in report["overall"].items():
+        lines.append(
+            f"backtest {method:15s} SMAPE {m['smape']:.2f}  MAE {m['mae']:.3f}  MASE {m['mase'] or float('nan'):.3f}"
+            f"  95% coverage {m['coverage_95']:.1%}"
+        )
+    if report["comparison"].get("smape_ratio") is not None:
+        lines.append(f"SMAPE ratio prophet / seasonal_naive: {report['comparison']['smape_ratio']:.3f}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    history, as_of = load_history(settings, args.as_of, args.history_days)
+    if history.empty:
+        print(
+            f"error: daily_sales has no rows up to {args.as_of or 'now'}; run the sales_aggregation stream first",
+            file=sys.stderr,
+        )
+        return 2
+    args.as_of = as_of
+    if args.max_series:
+        keep = history[SERIES_KEYS].drop_duplicates().head(args.max_series)
+        history = history.merge(keep, on=SERIES_KEYS)
+    run_key = f"{as_of:%Y-%m-%d}-{args.name}"[:64]
+    series = len(history[SERIES_KEYS].drop_duplicates())
+    engine = "sequential" if args.sequential else "spark"
+    print(
+        f"forecast {run_key}: {series} series, {len(history):,} daily rows up to {as_of}, engine {engine}", flush=True
+    )
+    mlflow_run = start_run(settings, "forecasting", run_key, tags={"as_of": str(as_of)}) if args.mlflow else None
+    started = time.time()
+    spark = None
+    if not args.sequential:
+        from streaming.spark import get_spark
+
+        spark = get_spark(settings, "forecast")
+    fit_started = time.time()
+    output = run_forecasts(history, args.config, spark, end=pd.Timestamp(as_of))
+    fit_s = time.time() - fit_started
+    report, per_series = backtest_report(output, args.config)
+    timings = {"fit_wall_s": round(fit_s, 2), "s_per_series": round(fit_s / series, 4)}
+    extra = {}
+    if mlflow_run:
+        log_run(settings, args, report, per_series, history, output, timings)
+        extra["mlflow_run_id"] = mlflow_run.info.run_id
+    write_results(settings, run_key, as_of, output, report, per_series, extra)
+    print(
+        f"wrote {int((output['kind'] == 'forecast').sum()):,} forecast rows in {time.time() - started:.1f}s "
+        f"({timings['s_per_series']:.3f} s/series fitting)"
+    )
+    print("\n".join(summary_lines(report)))
+    print(
+        f"MySQL: SELECT * FROM sales_forecasts WHERE run_key = '{run_key}' ORDER BY store_id, item_id, forecast_date;"
+    )
+    if mlflow_run:
+        import mlflow
+
+        mlflow.end_run()
+        print(f"MLflow run: {run_url(settings, mlflow_run)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except TrackingUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+
+
+if __name__ == "__main__":
+    sys.exit(main())
