@@ -19,11 +19,13 @@ CONNECTION_ENV = {
 }
 
 
-def pipeline_task(task_id: str, job_args: str, **kwargs) -> BashOperator:
-    """A task running `python -m jobs.<job_args>` with the pipeline env's interpreter."""
+def pipeline_task(task_id: str, job_args: str, only_if: str | None = None, **kwargs) -> BashOperator:
+    """A task running `python -m jobs.<job_args>` with the pipeline env's interpreter. With
+    ``only_if`` (a shell test, Jinja allowed) the task is skipped when the test fails."""
+    command = f'"$RP_PIPELINE_PYTHON" -m jobs.{job_args}'
     return BashOperator(
         task_id=task_id,
-        bash_command=f'"$RP_PIPELINE_PYTHON" -m jobs.{job_args}',
+        bash_command=f"if {only_if}; then {command}; else exit 99; fi" if only_if else command,
         env=CONNECTION_ENV,
         append_env=True,
         **kwargs,

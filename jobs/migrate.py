@@ -135,6 +135,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--list", action="store_true", help="list the migration files and exit")
     parser.add_argument("--skip-users", action="store_true", help="apply migrations only")
+    parser.add_argument(
+        "--drop-database",
+        metavar="NAME",
+        help="drop the configured database (test teardown); NAME must repeat its name, as a confirmation",
+    )
     return parser.parse_args(argv)
 
 
@@ -145,6 +150,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.version:04d}  {m.name}  {m.checksum[:12]}")
         return 0
     settings = load_settings()
+    if args.drop_database:
+        if args.drop_database != settings.mysql_database:
+            print(
+                f"error: --drop-database {args.drop_database} is not the configured database "
+                f"{settings.mysql_database}; nothing dropped",
+                file=sys.stderr,
+            )
+            return 2
+        conn = connect(settings, "admin", database=False)
+        try:
+            with transaction(conn) as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {_ident(settings.mysql_database)}")
+        finally:
+            conn.close()
+        print(f"dropped database {settings.mysql_database}")
+        return 0
     applied = apply_migrations(settings)
     if not args.skip_users:
         ensure_users(settings)

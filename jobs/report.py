@@ -1,4 +1,5 @@
-"""Print what the pipeline has written to MySQL: raw table counts, quarantine reasons, recent batches.
+"""Print what the pipeline has written to MySQL: raw table counts, quarantine reasons, recent
+batches, daily sales and the newest forecast run (with its backtest accuracy and MLflow run).
 
 python -m jobs.report            # a readable summary
 python -m jobs.report --json     # the same as JSON, for scripts
@@ -23,11 +24,36 @@ def collect(settings) -> dict:
     batches = query(
         settings,
         "SELECT query_name, COUNT(*), SUM(rows_in), SUM(rows_written), SUM(rows_quarantined),"
-        " MAX(finished_at) FROM stream_batches GROUP BY query_name ORDER BY MAX(finished_at) DESC"
+        " SUM(late_rows), MAX(finished_at) FROM stream_batches GROUP BY query_name ORDER BY MAX(finished_at) DESC"
         " LIMIT 10",
     )
+    days, series, rows, units, first, last = query(
+        settings,
+        "SELECT COUNT(DISTINCT sale_date), COUNT(DISTINCT store_id, item_id), COUNT(*), SUM(units),"
+        " MIN(sale_date), MAX(sale_date) FROM daily_sales",
+    )[0]
+    runs = query(
+        settings,
+        "SELECT r.run_key, r.as_of, r.series, r.fallback_series, r.smape_prophet, r.smape_seasonal_naive,"
+        " r.coverage_95_prophet, r.mlflow_run_id, (SELECT COUNT(*) FROM sales_forecasts f WHERE f.run_key = r.run_key)"
+        " FROM forecast_runs r ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1",
+    )
+    forecast = None
+    if runs:
+        keys = ("run_key", "as_of", "series", "fallback_series", "smape_prophet", "smape_seasonal_naive")
+        forecast = dict(zip(keys + ("coverage_95_prophet", "mlflow_run_id", "forecast_rows"), runs[0], strict=True))
+        forecast["as_of"] = str(forecast["as_of"])
     return {
         "database": settings.mysql_database,
+        "sales": {
+            "daily_rows": int(rows),
+            "days": int(days),
+            "series": int(series),
+            "units": int(units or 0),
+            "first_day": str(first) if first else None,
+            "last_day": str(last) if last else None,
+        },
+        "forecast": forecast,
         "raw_tables": tables,
         "quarantined": {"total": sum(reasons.values()), "by_reason": reasons},
         "queries": [
@@ -37,9 +63,10 @@ def collect(settings) -> dict:
                 "rows_in": int(i or 0),
                 "rows_written": int(w or 0),
                 "rows_quarantined": int(x or 0),
+                "late_rows": int(late or 0),
                 "last_batch_at": str(t),
             }
-            for q, b, i, w, x, t in batches
+            for q, b, i, w, x, late, t in batches
         ],
     }
 
@@ -75,7 +102,25 @@ def main(argv: list[str] | None = None) -> int:
     for item in report["queries"]:
         print(
             f"  query {item['query_name']}: {item['batches']} batches, {item['rows_written']:,} written, "
-            f"{item['rows_quarantined']:,} quarantined, last at {item['last_batch_at']}"
+            f"{item['rows_quarantined']:,} quarantined ({item['late_rows']:,} late), last at {item['last_batch_at']}"
+        )
+    sales = report["sales"]
+    print(
+        f"  {'daily_sales':<22} {sales['daily_rows']:>10,} rows: {sales['series']} store-items x {sales['days']} days"
+        f" ({sales['first_day']} .. {sales['last_day']}), {sales['units']:,} units"
+    )
+    f = report["forecast"]
+    if f:
+        print(
+            f"  newest forecast run {f['run_key']}: {f['series']} series ({f['fallback_series']} fallback),"
+            f" {f['forecast_rows']:,} rows; backtest SMAPE prophet {f['smape_prophet']:.2f}"
+            f" vs seasonal-naive {f['smape_seasonal_naive']:.2f}, 95% coverage {f['coverage_95_prophet']:.1%}"
+        )
+        if f["mlflow_run_id"]:
+            print(f"  MLflow run: {settings.mlflow_tracking_uri.rstrip('/')}/#/runs/{f['mlflow_run_id']}")
+        print(
+            "  try in MySQL: SELECT forecast_date, store_id, item_id, yhat, yhat_lower_95, yhat_upper_95"
+            " FROM v_latest_forecasts WHERE store_id = 1 AND item_id = 1 ORDER BY forecast_date;"
         )
     return 0
 

@@ -97,7 +97,7 @@ def generated_transactions(
     for row in frame.itertuples(index=False):
         stamp = f"{row.date:%Y%m%d}-{row.store_id}-{row.item_id}"
         yield {
-            "event_id": f"txn-gen{seed}-{stamp}",
+            "event_id": f"txn-gen{seed}x{stores}x{items}-{stamp}",  # the same sale of the same generator
             "txn_id": f"daily-{stamp}",
             "event_time": datetime.combine(row.date, time(21, 0)),
             "store_id": int(row.store_id),

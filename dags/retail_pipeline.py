@@ -1,0 +1,66 @@
+"""
+### retail_pipeline
+
+The day's sales work, for the data interval's day (`ds`):
+
+1. **produce_demo_data** (skipped unless the `demo_history_days` param is > 0): replays the seeded
+   multi-store generator's transactions for the `demo_history_days` days ending on `ds`.
+2. **aggregate_sales**: `sales_aggregation` stream, `availableNow`: transactions topic -> validate ->
+   `daily_sales` (late rows counted and quarantined) and the `retail_aggregated` topic.
+3. **forecast**: Prophet per store-item as of `ds`, 30 days with 80%/95% intervals, backtested
+   against a seasonal-naive baseline; run key `<ds>-daily` in `sales_forecasts`,
+   `forecast_accuracy`, `forecast_runs`, and one MLflow run (experiment `retail_pulse/forecasting`).
+4. **publish_forecasts**: the run to the `forecasts` topic, one message per store-item.
+
+Idempotent per data interval: the stream is exactly-once (checkpoint + `stream_batches` ledger, event
+ids counted once), and the forecast run key is the interval's day, so a re-run or backfill replaces
+that day's forecast using only the history up to that day.
+
+Connections: `mysql_default`, `kafka_default`, `mlflow_default`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Param
+from pipeline_tasks import pipeline_task
+
+with DAG(
+    dag_id="retail_pipeline",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=datetime(2023, 1, 1),  # the demo generator's first day: backfills can reach it
+    catchup=False,
+    max_active_runs=1,  # the stream's checkpoint admits one query at a time
+    tags=["retail_pulse", "sales", "forecasting"],
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "owner": "retail_pulse"},
+    params={
+        "demo_history_days": Param(0, type="integer", minimum=0, description="days of generated demo data to produce"),
+        "demo_stores": Param(10, type="integer", minimum=1, description="demo generator: stores"),
+        "demo_items": Param(50, type="integer", minimum=1, description="demo generator: items"),
+        "horizon": Param(30, type="integer", minimum=1, maximum=365, description="days to forecast"),
+        "holidays": Param("US", type="string", description="country code of holidays for Prophet ('' for none)"),
+    },
+) as dag:
+    produce = pipeline_task(
+        "produce_demo_data",
+        "produce --source generated --no-progress --until {{ ds }}"
+        " --since {{ macros.ds_add(ds, 1 - params.demo_history_days) }}"
+        " --stores {{ params.demo_stores }} --items {{ params.demo_items }}",
+        only_if="[ {{ params.demo_history_days }} -gt 0 ]",
+    )
+    aggregate = pipeline_task(
+        "aggregate_sales",
+        "stream sales_aggregation --available-now",
+        trigger_rule="none_failed",
+        execution_timeout=timedelta(hours=1),
+    )
+    forecast = pipeline_task(
+        "forecast",
+        "forecast --as-of {{ ds }} --horizon {{ params.horizon }} --name daily"
+        "{% if params.holidays %} --holidays {{ params.holidays }}{% endif %}",
+        execution_timeout=timedelta(hours=2),
+    )
+    publish = pipeline_task("publish_forecasts", "publish_forecasts --run-key {{ ds }}-daily")
+    produce >> aggregate >> forecast >> publish
