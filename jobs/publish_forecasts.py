@@ -18,6 +18,7 @@ from itertools import groupby
 from common.db import query
 from common.settings import load_settings
 from streaming.sinks import TopicPublisher
+from streaming.topics import ensure_topics
 
 POINT_COLUMNS = ("forecast_date", "yhat", "yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95")
 
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     topic = args.topic or settings.topic_forecasts
     publisher = TopicPublisher(settings)
     try:
+        ensure_topics(settings, [topic])
         sent = publisher.publish(topic, forecast_messages(run_key, as_of, rows), f"forecast:{run_key}", 0)
     except Exception as exc:
         if type(exc).__module__.startswith("kafka"):

@@ -139,9 +139,11 @@ def run(args: argparse.Namespace) -> int:
 
     from streaming.sales import SalesAggregation
     from streaming.spark import get_spark, read_topic
+    from streaming.topics import ensure_topics
     from streaming.validate import validate_events
 
     settings = load_settings()
+    sales = args.query == SALES_QUERY
     contract = QUERY_CONTRACTS[args.query]
     topic = args.topic or settings.topics[contract.topic]
     name = args.name or args.query
@@ -166,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
         )
     progress = Progress(mlflow.log_metrics if mlflow_run else None)
     spark = get_spark(settings, f"stream-{args.query}")
-    if args.query == SALES_QUERY:
+    ensure_topics(settings, [settings.topic_dead_letter] + ([settings.topic_retail_aggregated] if sales else []))
+    if sales:
         handler = SalesAggregation(settings, args.lateness, on_batch=progress, query_name=name)
     else:
         handler = RawIngest(settings, contract, on_batch=progress, query_name=name)

@@ -130,13 +130,14 @@ def detect_format(columns: list[str], path: Path | str = "data") -> str:
     raise DatasetError(f"{path}: unrecognised header {','.join(columns)} (expected one of: {expected})")
 
 
-def _numbers(frame: pd.DataFrame, column: str, path: Path, integer: bool) -> pd.Series:
+def _numbers(frame: pd.DataFrame, column: str, path: Path, integer: bool, names: dict | None = None) -> pd.Series:
     values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
     bad = values.isna() | (values < 0) | (integer & (values % 1 != 0))
     if bad.any():
         row = int(bad.idxmax())
         kind = "a non-negative integer" if integer else "a non-negative number"
-        raise DatasetError(f"{path}: line {row + 2}: {column}={frame[column].iloc[row]!r} is not {kind}")
+        label = (names or {}).get(column, column)  # the column name as the file spells it
+        raise DatasetError(f"{path}: line {row + 2}: {label}={frame[column].iloc[row]!r} is not {kind}")
     return values.astype("int64") if integer else values.astype(float)
 
 
@@ -145,25 +146,35 @@ def read_sales_file(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     raw = _read_csv(path)
     fmt = detect_format(list(raw.columns), path)
+    renames = {
+        "kaggle": {"store": "store_id", "item": "item_id", "sales": "quantity"},
+        "ta_feng": {
+            "TRANSACTION_DT": "date",
+            "CUSTOMER_ID": "customer_id",
+            "PRODUCT_ID": "item_id",
+            "AMOUNT": "quantity",
+        },
+    }.get(fmt, {})
+    names = {new: old for old, new in renames.items()}
+    raw = raw.rename(columns=renames)
     if fmt == "kaggle":
-        raw = raw.rename(columns={"store": "store_id", "item": "item_id", "sales": "quantity"}).assign(unit_price="0")
+        raw = raw.assign(unit_price="0")
     elif fmt == "ta_feng":
-        raw = raw.rename(columns={"TRANSACTION_DT": "date", "CUSTOMER_ID": "customer_id", "PRODUCT_ID": "item_id"})
-        amount = _numbers(raw, "AMOUNT", path, integer=True)
+        amount = _numbers(raw, "quantity", path, True, names)
         total = _numbers(raw, "SALES_PRICE", path, integer=False)
-        raw = raw.assign(
-            store_id="1", quantity=amount.astype(str), unit_price=(total / amount.clip(1)).round(2).astype(str)
-        )
+        raw = raw.assign(store_id="1", unit_price=(total / amount.clip(1)).round(2).astype(str))
     dates = pd.to_datetime(raw["date"].str.strip(), errors="coerce", format="mixed")
     if dates.isna().any():
         row = int(dates.isna().idxmax())
-        raise DatasetError(f"{path}: line {row + 2}: date={raw['date'].iloc[row]!r} is not a date")
+        raise DatasetError(
+            f"{path}: line {row + 2}: {names.get('date', 'date')}={raw['date'].iloc[row]!r} is not a date"
+        )
     out = pd.DataFrame(
         {
             "date": dates.dt.date,
-            "store_id": _numbers(raw, "store_id", path, integer=True),
-            "item_id": _numbers(raw, "item_id", path, integer=True),
-            "quantity": _numbers(raw, "quantity", path, integer=True),
+            "store_id": _numbers(raw, "store_id", path, True, names),
+            "item_id": _numbers(raw, "item_id", path, True, names),
+            "quantity": _numbers(raw, "quantity", path, True, names),
             "unit_price": _numbers(raw, "unit_price", path, integer=False),
         }
     )

@@ -81,3 +81,23 @@ def run_stream(topic, name, checkpoint, *extra, env=None, timeout=300):
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture
+def private_db(settings, monkeypatch):
+    """A freshly migrated database of this test's own; jobs started from the test see it via the env."""
+    from common.db import connect, transaction
+    from jobs.migrate import apply_migrations, ensure_users
+
+    name = f"rp_it_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("RP_MYSQL_DATABASE", name)
+    private = load_settings()
+    apply_migrations(private, log=lambda message: None)
+    ensure_users(private)
+    yield private
+    conn = connect(private, "admin", database=False)
+    try:
+        with transaction(conn) as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        conn.close()

@@ -1,0 +1,91 @@
+"""jobs.forecast on a small multi-series set in a private database: intervals, keys, idempotent
+re-run, fallback reasons, MLflow run contents."""
+
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from common.db import connect, query, transaction
+
+pytestmark = pytest.mark.integration
+AS_OF = date(2024, 4, 29)
+
+
+def seed_daily_sales(settings):
+    rng = np.random.default_rng(3)
+    rows = []
+    for item in (1, 2, 3):  # 120 days with a weekly pattern
+        for k in range(120):
+            day = AS_OF - timedelta(days=119 - k)
+            rows.append((day, 1, item, int(rng.poisson(4 * item * (1.5 if day.weekday() >= 5 else 1))), 1.0, 1))
+    rows += [(AS_OF - timedelta(days=k), 2, 1, 0, 0.0, 1) for k in range(60)]  # all zero
+    rows += [(AS_OF - timedelta(days=k), 2, 2, 3, 3.0, 1) for k in range(10)]  # too short
+    conn = connect(settings, "writer")
+    with transaction(conn) as cur:
+        cur.executemany("INSERT INTO daily_sales VALUES (%s, %s, %s, %s, %s, %s, DEFAULT)", rows)
+    conn.close()
+
+
+def forecast():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs.forecast",
+            "--as-of",
+            str(AS_OF),
+            "--horizon",
+            "14",
+            "--uncertainty-samples",
+            "100",
+            "--name",
+            "it",
+            "--plots",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_forecast_run_is_complete_idempotent_and_tracked(private_db):
+    settings = private_db
+    seed_daily_sales(settings)
+    out = forecast()
+    assert "series: 5 (2 on the seasonal-naive fallback)" in out
+    columns = (
+        "forecast_date, store_id, item_id, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, method"
+    )
+    first = query(settings, f"SELECT {columns}, fallback_reason FROM sales_forecasts ORDER BY 2, 3, 1")
+    assert len(first) == 5 * 14
+    assert len({(r[0], r[1], r[2]) for r in first}) == len(first)  # unique keys
+    assert {r[0] for r in first} == {AS_OF + timedelta(days=k) for k in range(1, 15)}
+    for r in first:
+        assert r[6] <= r[4] <= r[3] <= r[5] <= r[7], r  # 95% contains 80% contains the point
+    reasons = {(r[1], r[2]): (r[8], r[9]) for r in first}
+    assert reasons[(1, 1)] == ("prophet", None)
+    assert reasons[(2, 1)] == ("seasonal_naive", "all_zero") and reasons[(2, 2)][1].startswith("too_short")
+
+    forecast()  # same run key: replaced, not appended
+    again = query(settings, f"SELECT {columns}, fallback_reason FROM sales_forecasts ORDER BY 2, 3, 1")
+    assert again == first  # seeded: identical
+    runs = query(settings, "SELECT run_key, series, fallback_series, mlflow_run_id FROM forecast_runs")
+    assert len(runs) == 1 and runs[0][:3] == ("2024-04-29-it", 5, 2)
+    accuracy = query(settings, "SELECT method, COUNT(*) FROM forecast_accuracy GROUP BY method ORDER BY method")
+    assert accuracy == [("prophet", 4), ("seasonal_naive", 4)]  # the 10-day series is too short to hold out 14
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    run = client.get_run(runs[0][3])
+    assert {"prophet_smape", "seasonal_naive_smape", "smape_ratio", "prophet_coverage_95"} <= set(run.data.metrics)
+    assert run.data.params["horizon"] == "14" and run.data.params["uncertainty_samples"] == "100"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"metrics.json", "per_series_metrics.csv", "plots"} <= artifacts
+    assert len(client.list_artifacts(run.info.run_id, "plots")) == 2

@@ -1,0 +1,136 @@
+"""sales_aggregation: the pure DataFrame functions on Spark, and the stream job on the local stack
+with malformed, re-sent and late rows."""
+
+import json
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from pyspark.testing import assertDataFrameEqual
+
+from common.db import query
+from common.settings import load_settings
+from streaming.contracts import TRANSACTION
+from streaming.producer import produce
+from streaming.sales import daily_aggregates, mark_late, sale_lines, watermark
+from streaming.sources import generated_daily_sales, generated_transactions
+
+pytestmark = pytest.mark.integration
+
+
+def line(event_id, when, store=1, item=1, quantity=1, price=2.5):
+    return (event_id, datetime.fromisoformat(when), store, item, quantity, price)
+
+
+SCHEMA = "event_id string, event_time timestamp_ntz, store_id long, item_id long, quantity long, unit_price double"
+
+
+def test_watermark_marks_rows_older_than_max_minus_lateness(spark):
+    mark = watermark(datetime(2024, 1, 10, 12), timedelta(days=2))
+    assert mark == datetime(2024, 1, 8, 12) and watermark(None, timedelta(days=2)) is None
+    df = spark.createDataFrame(
+        [line("a", "2024-01-08T11:59:59"), line("b", "2024-01-08T12:00:00"), line("c", "2024-01-11T00:00:00")], SCHEMA
+    )
+    late = {r.event_id: r.is_late for r in mark_late(df, mark).collect()}
+    assert late == {"a": True, "b": False, "c": False}
+    assert not any(r.is_late for r in mark_late(df, None).collect())
+
+
+def test_daily_aggregates_sum_units_and_revenue_once_per_event(spark):
+    df = spark.createDataFrame(
+        [
+            line("a", "2024-01-01T09:00:00", quantity=2, price=1.25),
+            line("a", "2024-01-01T09:00:00", quantity=2, price=1.25),  # the same event twice in a batch
+            line("b", "2024-01-01T23:59:59", quantity=3, price=1.0),
+            line("c", "2024-01-02T00:00:00", quantity=1, price=4.0),
+            line("d", "2024-01-01T10:00:00", store=2, quantity=0, price=9.0),
+        ],
+        SCHEMA,
+    )
+    expected = spark.createDataFrame(
+        [(date(2024, 1, 1), 1, 1, 5, 5.5, 2), (date(2024, 1, 2), 1, 1, 1, 4.0, 1), (date(2024, 1, 1), 2, 1, 0, 0.0, 1)],
+        "sale_date date, store_id long, item_id long, units long, revenue double, sale_lines long",
+    )
+    assertDataFrameEqual(daily_aggregates(sale_lines(df)), expected)
+
+
+def stream(topic, checkpoint):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs.stream",
+            "sales_aggregation",
+            "--topic",
+            topic,
+            "--checkpoint",
+            str(checkpoint),
+            "--lateness",
+            "2d",
+            "--no-mlflow",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def send(settings, topic, records, malformed=0.0):
+    return produce(
+        settings.kafka_bootstrap, topic, TRANSACTION, records, malformed_fraction=malformed, seed=5, progress=False
+    )
+
+
+def test_stream_adds_each_event_once_and_counts_late_rows(private_db, topic, tmp_path, monkeypatch):
+    monkeypatch.setenv("RP_TOPIC_RETAIL_AGGREGATED", f"{topic}_aggregated")
+    settings = load_settings()
+    events = list(generated_transactions(seed=11, stores=2, items=3, days=20))
+    sent = send(settings, topic, events, malformed=0.02)
+    first = stream(topic, tmp_path / "ckpt")
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    expected = generated_daily_sales(seed=11, stores=2, items=3, days=20)
+    quarantined = query(settings, "SELECT reason_code FROM quarantined_events")
+    assert len(quarantined) == sent.malformed > 0 and "late_event" not in {r[0] for r in quarantined}
+    rows = {
+        (d, s, i): u for d, s, i, u in query(settings, "SELECT sale_date, store_id, item_id, units FROM daily_sales")
+    }
+    assert len(rows) + sent.malformed == len(events) == len(expected)
+    bad_keys = set(expected.set_index(["date", "store_id", "item_id"]).index) - set(rows)
+    assert len(bad_keys) == sent.malformed  # exactly the malformed events are missing
+    for r in expected.itertuples():
+        if (r.date, r.store_id, r.item_id) in rows:
+            assert rows[(r.date, r.store_id, r.item_id)] == r.quantity
+
+    # re-send counted events of the last 3 days, plus 2 new events 19 days older than the newest (late)
+    resend = [e for e in events[-18:] if (e["event_time"].date(), e["store_id"], e["item_id"]) in rows]
+    late = [dict(e, event_id=e["event_id"] + "-late", quantity=100) for e in events[:2]]
+    send(settings, topic, resend + late)
+    second = stream(topic, tmp_path / "ckpt")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "2 late" in second.stdout
+    after = {
+        (d, s, i): u for d, s, i, u in query(settings, "SELECT sale_date, store_id, item_id, units FROM daily_sales")
+    }
+    assert after == rows  # nothing doubled, late rows not added
+    assert query(settings, "SELECT COUNT(*) FROM quarantined_events WHERE reason_code = 'late_event'")[0][0] == 2
+    batches = query(
+        settings, "SELECT SUM(rows_in), SUM(late_rows) FROM stream_batches WHERE query_name = 'sales_aggregation'"
+    )
+    assert [int(v) for v in batches[0]] == [len(events) + len(resend) + 2, 2]
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, consumer_timeout_ms=3000)
+    result_topic = settings.topic_retail_aggregated
+    partitions = [TopicPartition(result_topic, p) for p in consumer.partitions_for_topic(result_topic)]
+    assert len(partitions) == settings.kafka_partitions  # created by the job, as configured
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    latest = {}
+    for message in consumer:  # per partition in offset order: the newest total per key wins
+        value = json.loads(message.value)
+        assert message.key.decode() == f"{value['store_id']}-{value['item_id']}"
+        latest[(date.fromisoformat(value["sale_date"]), value["store_id"], value["item_id"])] = value["units"]
+    consumer.close()
+    assert latest == after
