@@ -17,9 +17,12 @@ down:             ## stop exactly what `make up` started
 status:           ## health of each service
 	@$(PY) -m jobs.stack status
 
-demo: up          ## produce 50,000 transactions (1% malformed) -> stream -> MySQL, then print counts
+DEMO_DAY := 2025-03-10
+
+demo: up          ## raw ingest of 50,000 transactions (1% malformed), then retail_pipeline through Airflow
 	$(PY) -m jobs.produce --event transaction --limit 50000 --malformed-fraction 0.01
 	$(PY) -m jobs.stream raw_transactions --available-now
+	$(PY) -m jobs.stack airflow dags test retail_pipeline $(DEMO_DAY) -c '{"demo_history_days": 800}'
 	$(PY) -m jobs.report
 
 test: setup       ## the whole suite on real services (unit, integration, DAG integrity, e2e)
@@ -40,6 +43,7 @@ lint: setup
 bench: setup      ## benchmarks; results in bench/results/*.json
 	@$(PY) -m jobs.stack up --services $(CORE)
 	$(PY) -m bench.ingest
+	$(PY) -m bench.forecast
 
 contracts:        ## regenerate the raw-table migration from the contracts
 	$(PY) -m jobs.contracts --ddl > sql/migrations/0002_raw_tables.sql

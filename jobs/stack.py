@@ -387,11 +387,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument(
+        "action",
+        choices=("up", "down", "status", "airflow"),
+        help="airflow: run the Airflow CLI with the stack's environment, e.g. `airflow dags list`",
+    )
     parser.add_argument(
         "--services", default=",".join(SERVICES), help=f"comma-separated subset of {','.join(SERVICES)} (default: all)"
     )
-    args = parser.parse_args(argv)
+    args, args.airflow_args = parser.parse_known_args(argv)
+    if args.airflow_args and args.action != "airflow":
+        parser.error(f"unrecognized arguments: {' '.join(args.airflow_args)}")
     args.services = [s.strip() for s in args.services.split(",") if s.strip()]
     unknown = set(args.services) - set(SERVICES)
     if unknown:
@@ -402,6 +408,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings()
+    if args.action == "airflow":  # e.g. python -m jobs.stack airflow dags test retail_pipeline 2025-03-10
+        env = {**os.environ, **airflow_env(ensure_credentials(settings))}
+        return subprocess.call([str(AIRFLOW_BIN / "airflow"), *args.airflow_args], env=env)
     try:
         if args.action == "up":
             settings = ensure_credentials(settings)

