@@ -33,6 +33,7 @@ os.environ.setdefault("RP_MYSQL_DATABASE", "retail_bench")
 
 from common.db import connect, query  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
+from jobs import stream  # noqa: E402
 from jobs.migrate import apply_migrations, ensure_users  # noqa: E402
 from streaming.contracts import TRANSACTION  # noqa: E402
 from streaming.producer import produce  # noqa: E402
@@ -97,21 +98,9 @@ def tree_rss(proc: psutil.Process) -> int:
 def spark_path(settings, topic: str, rows: int) -> dict:
     name = f"bench_{topic}"
     with tempfile.TemporaryDirectory() as checkpoint:
-        cmd = [
-            sys.executable,
-            "-m",
-            "jobs.stream",
-            "raw_transactions",
-            "--topic",
-            topic,
-            "--name",
-            name,
-            "--checkpoint",
-            checkpoint,
-            "--no-mlflow",
-            "--max-rows-per-trigger",
-            str(settings.max_rows_per_trigger),
-        ]
+        cmd = stream.command(
+            "raw_transactions", topic, name, checkpoint, "--max-rows-per-trigger", str(settings.max_rows_per_trigger)
+        )
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         peak, watched = 0, psutil.Process(proc.pid)

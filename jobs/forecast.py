@@ -27,7 +27,7 @@ import pandas as pd
 
 from common.db import connect, transaction
 from common.settings import load_settings
-from common.tracking import TrackingUnavailable, run_url, start_run
+from common.tracking import exit_code, run_url, start_run
 from models.forecasting import SERIES_KEYS, ForecastConfig, backtest_report, run_forecasts
 from streaming.sinks import fill_table
 
@@ -274,11 +274,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except TrackingUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 4
+    return exit_code(lambda: run(args))
 
 
 if __name__ == "__main__":

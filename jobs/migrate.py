@@ -129,6 +129,15 @@ def ensure_users(settings: Settings) -> None:
         conn.close()
 
 
+def drop_database(settings: Settings) -> None:
+    conn = connect(settings, "admin", database=False)
+    try:
+        with transaction(conn) as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {_ident(settings.mysql_database)}")
+    finally:
+        conn.close()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.migrate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -158,12 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        conn = connect(settings, "admin", database=False)
-        try:
-            with transaction(conn) as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS {_ident(settings.mysql_database)}")
-        finally:
-            conn.close()
+        drop_database(settings)
         print(f"dropped database {settings.mysql_database}")
         return 0
     applied = apply_migrations(settings)

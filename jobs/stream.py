@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from common.settings import load_settings
-from common.tracking import TrackingUnavailable, run_url, start_run
+from common.tracking import exit_code, run_url, start_run
 from streaming.contracts import TRANSACTION
 from streaming.raw_ingest import QUERIES, RawIngest
 from streaming.sinks import BatchResult
@@ -33,6 +33,13 @@ SALES_QUERY = "sales_aggregation"
 QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION}
 DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def command(query: str, topic: str, name: str, checkpoint, *extra: str) -> list[str]:
+    """The command line running ``query`` on ``topic`` in a child process of this interpreter
+    (tests and benchmarks), without MLflow."""
+    return [sys.executable, "-m", "jobs.stream", query, "--topic", topic, "--name", name,
+            "--checkpoint", str(checkpoint), "--no-mlflow", *extra]  # fmt: skip
 
 
 def parse_duration(text: str) -> int | None:
@@ -215,11 +222,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except TrackingUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 4
+    return exit_code(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -62,6 +62,11 @@ class BatchCounts:
     late_rows: int = 0
     max_event_time: datetime | None = None
 
+    @property
+    def row_counts(self) -> tuple[int, int, int, int]:
+        """(rows_in, rows_written, rows_quarantined, late_rows): the order of BatchResult and the table."""
+        return self.rows_in, self.rows_written, self.rows_quarantined, self.late_rows
+
 
 def _tsv_value(value) -> str:
     if value is None:
@@ -158,28 +163,10 @@ class MySQLBatchSink:
                 "INSERT INTO stream_batches (query_name, batch_id, rows_in, rows_written, rows_quarantined,"
                 " late_rows, duration_ms, started_at, finished_at, max_event_time)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    self.query_name,
-                    batch_id,
-                    counts.rows_in,
-                    counts.rows_written,
-                    counts.rows_quarantined,
-                    counts.late_rows,
-                    duration_ms,
-                    _utc(started),
-                    _utc(finished),
-                    counts.max_event_time,
-                ),
+                (self.query_name, batch_id, *counts.row_counts, duration_ms, _utc(started), _utc(finished))
+                + (counts.max_event_time,),
             )
-        return BatchResult(
-            batch_id,
-            counts.rows_in,
-            counts.rows_written,
-            counts.rows_quarantined,
-            counts.late_rows,
-            duration_ms,
-            replayed=False,
-        )
+        return BatchResult(batch_id, *counts.row_counts, duration_ms, replayed=False)
 
     def write(self, batch_id: int, rows: list[tuple], quarantined: list[dict], started: float) -> BatchResult:
         """Upsert rows (tuples in ``columns`` order) into ``table`` and quarantine the rejects."""

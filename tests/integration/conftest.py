@@ -3,12 +3,12 @@ test session through the same code as `make up` (a running stack is reused), plu
 
 import os
 import subprocess
-import sys
 import uuid
 
 import pytest
 
 from common.settings import load_settings
+from jobs.stream import command
 from streaming.contracts import TRANSACTION
 from streaming.producer import produce
 from streaming.sources import generated_transactions
@@ -34,15 +34,6 @@ def topic(settings):
     return name
 
 
-@pytest.fixture(scope="session")
-def spark(settings):
-    from streaming.spark import get_spark
-
-    session = get_spark(settings, "retail-pulse-tests")
-    yield session
-    session.stop()
-
-
 def produce_transactions(settings, topic, n, seed=7, malformed=0.0, bootstrap=None):
     return produce(
         bootstrap or settings.kafka_bootstrap,
@@ -57,20 +48,7 @@ def produce_transactions(settings, topic, n, seed=7, malformed=0.0, bootstrap=No
 
 
 def stream_command(topic, name, checkpoint, *extra):
-    return [
-        sys.executable,
-        "-m",
-        "jobs.stream",
-        "raw_transactions",
-        "--topic",
-        topic,
-        "--name",
-        name,
-        "--checkpoint",
-        str(checkpoint),
-        "--no-mlflow",
-        *extra,
-    ]
+    return command("raw_transactions", topic, name, checkpoint, *extra)
 
 
 def run_stream(topic, name, checkpoint, *extra, env=None, timeout=300):
@@ -86,8 +64,7 @@ def run_stream(topic, name, checkpoint, *extra, env=None, timeout=300):
 @pytest.fixture
 def private_db(settings, monkeypatch):
     """A freshly migrated database of this test's own; jobs started from the test see it via the env."""
-    from common.db import connect, transaction
-    from jobs.migrate import apply_migrations, ensure_users
+    from jobs.migrate import apply_migrations, drop_database, ensure_users
 
     name = f"rp_it_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("RP_MYSQL_DATABASE", name)
@@ -95,9 +72,4 @@ def private_db(settings, monkeypatch):
     apply_migrations(private, log=lambda message: None)
     ensure_users(private)
     yield private
-    conn = connect(private, "admin", database=False)
-    try:
-        with transaction(conn) as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name}")
-    finally:
-        conn.close()
+    drop_database(private)

@@ -1,76 +1,25 @@
-"""sales_aggregation: the pure DataFrame functions on Spark, and the stream job on the local stack
-with malformed, re-sent and late rows."""
+"""The sales_aggregation stream job on the local stack with malformed, re-sent and late rows."""
 
 import json
 import subprocess
-import sys
-from datetime import date, datetime, timedelta
+from datetime import date
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
-from pyspark.testing import assertDataFrameEqual
 
 from common.db import query
 from common.settings import load_settings
+from jobs.stream import command
 from streaming.contracts import TRANSACTION
 from streaming.producer import produce
-from streaming.sales import daily_aggregates, mark_late, sale_lines, watermark
 from streaming.sources import generated_daily_sales, generated_transactions
 
 pytestmark = pytest.mark.integration
 
 
-def line(event_id, when, store=1, item=1, quantity=1, price=2.5):
-    return (event_id, datetime.fromisoformat(when), store, item, quantity, price)
-
-
-SCHEMA = "event_id string, event_time timestamp_ntz, store_id long, item_id long, quantity long, unit_price double"
-
-
-def test_watermark_marks_rows_older_than_max_minus_lateness(spark):
-    mark = watermark(datetime(2024, 1, 10, 12), timedelta(days=2))
-    assert mark == datetime(2024, 1, 8, 12) and watermark(None, timedelta(days=2)) is None
-    df = spark.createDataFrame(
-        [line("a", "2024-01-08T11:59:59"), line("b", "2024-01-08T12:00:00"), line("c", "2024-01-11T00:00:00")], SCHEMA
-    )
-    late = {r.event_id: r.is_late for r in mark_late(df, mark).collect()}
-    assert late == {"a": True, "b": False, "c": False}
-    assert not any(r.is_late for r in mark_late(df, None).collect())
-
-
-def test_daily_aggregates_sum_units_and_revenue_once_per_event(spark):
-    df = spark.createDataFrame(
-        [
-            line("a", "2024-01-01T09:00:00", quantity=2, price=1.25),
-            line("a", "2024-01-01T09:00:00", quantity=2, price=1.25),  # the same event twice in a batch
-            line("b", "2024-01-01T23:59:59", quantity=3, price=1.0),
-            line("c", "2024-01-02T00:00:00", quantity=1, price=4.0),
-            line("d", "2024-01-01T10:00:00", store=2, quantity=0, price=9.0),
-        ],
-        SCHEMA,
-    )
-    expected = spark.createDataFrame(
-        [(date(2024, 1, 1), 1, 1, 5, 5.5, 2), (date(2024, 1, 2), 1, 1, 1, 4.0, 1), (date(2024, 1, 1), 2, 1, 0, 0.0, 1)],
-        "sale_date date, store_id long, item_id long, units long, revenue double, sale_lines long",
-    )
-    assertDataFrameEqual(daily_aggregates(sale_lines(df)), expected)
-
-
 def stream(topic, checkpoint):
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs.stream",
-            "sales_aggregation",
-            "--topic",
-            topic,
-            "--checkpoint",
-            str(checkpoint),
-            "--lateness",
-            "2d",
-            "--no-mlflow",
-        ],
+        command("sales_aggregation", topic, "sales_aggregation", checkpoint, "--lateness", "2d"),
         capture_output=True,
         text=True,
         timeout=300,
