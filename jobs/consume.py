@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     from streaming.topics import true_end_offsets
 
     try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, allow_auto_create_topics=False
+        )
         partitions = consumer.partitions_for_topic(args.topic)
     except KafkaError as exc:
         print(f"error: cannot reach the broker at {settings.kafka_bootstrap}: {exc!r}", file=sys.stderr)
