@@ -1,0 +1,22 @@
+-- The report's numbers in SQL (run as powerbi_reader), to check a Power BI page against.
+
+-- Sales page: units and revenue per day for one store.
+SELECT sale_date, SUM(units) AS units, SUM(revenue) AS revenue
+FROM v_daily_sales WHERE store_id = 1 GROUP BY sale_date ORDER BY sale_date;
+
+-- Forecast page: the next 30 days of one store-item with both bands and the method used.
+SELECT forecast_date, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, method, fallback_reason
+FROM v_latest_forecasts WHERE store_id = 1 AND item_id = 1 ORDER BY forecast_date;
+
+-- Accuracy page: backtest SMAPE of Prophet vs the seasonal-naive baseline per run.
+SELECT run_key, as_of, series, fallback_series, smape_prophet, smape_seasonal_naive,
+       smape_prophet / smape_seasonal_naive AS smape_ratio, coverage_95_prophet
+FROM forecast_runs ORDER BY as_of;
+
+-- Accuracy page: realised error and 95% coverage by days ahead, once actual sales arrived.
+SELECT days_ahead, COUNT(*) AS points, ROUND(AVG(abs_error), 3) AS mae, ROUND(AVG(inside_95), 3) AS coverage_95
+FROM v_forecast_vs_actual GROUP BY days_ahead ORDER BY days_ahead;
+
+-- Series that got the seasonal-naive fallback in the newest run, and why.
+SELECT store_id, item_id, fallback_reason
+FROM v_latest_forecasts WHERE fallback_reason IS NOT NULL GROUP BY store_id, item_id, fallback_reason;
