@@ -97,3 +97,15 @@ def test_sink_rolls_back_everything_when_a_row_is_rejected(settings):
     sink.close()
     assert query(settings, "SELECT COUNT(*) FROM raw_transactions WHERE event_id LIKE %s", (f"{prefix}-%",))[0][0] == 0
     assert query(settings, "SELECT COUNT(*) FROM stream_batches WHERE query_name = %s", (name,))[0][0] == 0
+
+
+def test_dashboard_queries_run_as_the_powerbi_reader(settings):
+    from pathlib import Path
+
+    from jobs.migrate import Migration
+
+    sql = (Path(__file__).resolve().parents[2] / "dashboards" / "queries.sql").read_text()
+    statements = Migration(0, "queries.sql", sql).statements
+    assert len(statements) == 5
+    for statement in statements:
+        query(settings, statement, role="reader")  # raises if a view, column or grant is wrong
