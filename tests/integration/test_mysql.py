@@ -105,7 +105,7 @@ def test_dashboard_queries_run_as_the_powerbi_reader(settings):
     from jobs.migrate import Migration
 
     sql = (Path(__file__).resolve().parents[2] / "dashboards" / "queries.sql").read_text()
-    statements = Migration(0, "queries.sql", sql).statements
+    statements = Migration(0, "queries.sql", sql).statements()
     assert len(statements) == 5
     for statement in statements:
         query(settings, statement, role="reader")  # raises if a view, column or grant is wrong
