@@ -1,7 +1,8 @@
 """
 ### retail_pipeline
 
-The day's sales work, for the data interval's day (`ds`):
+The day's sales work, for the run's day `ds` (its logical date; for a manual run without one, the
+day it was triggered):
 
 1. **produce_demo_data** (skipped unless the `demo_history_days` param is > 0): replays the seeded
    multi-store generator's transactions for the `demo_history_days` days ending on `ds`.
@@ -26,6 +27,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param
 from pipeline_tasks import pipeline_task
 
+# The run's day: its logical date, or when it was triggered if it has none (a manual run in Airflow 3).
+DAY = "(logical_date or dag_run.run_after).strftime('%Y-%m-%d')"
+
 with DAG(
     dag_id="retail_pipeline",
     doc_md=__doc__,
@@ -45,8 +49,8 @@ with DAG(
 ) as dag:
     produce = pipeline_task(
         "produce_demo_data",
-        "produce --source generated --no-progress --until {{ ds }}"
-        " --since {{ macros.ds_add(ds, 1 - params.demo_history_days) }}"
+        f"produce --source generated --no-progress --until {{{{ {DAY} }}}}"
+        f" --since {{{{ macros.ds_add({DAY}, 1 - params.demo_history_days) }}}}"
         " --stores {{ params.demo_stores }} --items {{ params.demo_items }}",
         only_if="[ {{ params.demo_history_days }} -gt 0 ]",
     )
@@ -58,9 +62,9 @@ with DAG(
     )
     forecast = pipeline_task(
         "forecast",
-        "forecast --as-of {{ ds }} --horizon {{ params.horizon }} --name daily"
+        f"forecast --as-of {{{{ {DAY} }}}} --horizon {{{{ params.horizon }}}} --name daily"
         "{% if params.holidays %} --holidays {{ params.holidays }}{% endif %}",
         execution_timeout=timedelta(hours=2),
     )
-    publish = pipeline_task("publish_forecasts", "publish_forecasts --run-key {{ ds }}-daily")
+    publish = pipeline_task("publish_forecasts", f"publish_forecasts --run-key {{{{ {DAY} }}}}-daily")
     produce >> aggregate >> forecast >> publish

@@ -62,3 +62,23 @@ def test_dag_files_hold_no_secrets():
     for path in DAGS.glob("*.py"):
         text = path.read_text().lower()
         assert "password=" not in text and "passwd" not in text, path
+
+
+@pytest.mark.parametrize("logical_date", [datetime(2025, 3, 10, tzinfo=UTC), None])
+def test_retail_pipeline_commands_render_for_scheduled_and_manual_runs(dagbag, logical_date):
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time import macros
+
+    dag = dagbag.dags["retail_pipeline"]
+    context = {
+        "logical_date": logical_date,
+        "dag_run": SimpleNamespace(run_after=datetime(2025, 3, 10, 6, 30, tzinfo=UTC)),
+        "params": {"demo_history_days": 800, "demo_stores": 10, "demo_items": 50, "horizon": 30, "holidays": "US"},
+        "macros": macros,
+    }
+    commands = {t.task_id: t.render_template(t.bash_command, context) for t in dag.tasks}
+    assert "--until 2025-03-10 --since 2023-01-01" in commands["produce_demo_data"]
+    assert "--as-of 2025-03-10 --horizon 30 --name daily --holidays US" in commands["forecast"]
+    assert commands["publish_forecasts"].endswith("--run-key 2025-03-10-daily")
+    assert commands["produce_demo_data"].startswith("if [ 800 -gt 0 ]; then")
