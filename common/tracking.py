@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import urllib.request
-from collections.abc import Callable
 
 from common.settings import Settings
 
@@ -34,12 +32,3 @@ def start_run(settings: Settings, experiment: str, run_name: str, tags: dict | N
 def run_url(settings: Settings, run) -> str:
     base = settings.mlflow_tracking_uri.rstrip("/")
     return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
-
-
-def exit_code(job: Callable[[], int]) -> int:
-    """Run a job's body; an unreachable tracking server becomes one line on stderr and exit code 4."""
-    try:
-        return job()
-    except TrackingUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 4

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.cli import exit_code
 from common.db import connect, transaction
 from common.settings import load_settings
-from common.tracking import exit_code, run_url, start_run
+from common.tracking import run_url, start_run
 from models.forecasting import SERIES_KEYS, ForecastConfig, backtest_report, run_forecasts
 from streaming.sinks import fill_table
 

@@ -15,6 +15,7 @@ import argparse
 import sys
 from itertools import groupby
 
+from common.cli import exit_code
 from common.db import query
 from common.settings import load_settings
 from streaming.sinks import TopicPublisher
@@ -64,6 +65,10 @@ def forecast_messages(run_key: str, as_of, rows: list[tuple]) -> list[tuple[str,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return exit_code(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     where, params = ("run_key = %s", (args.run_key,)) if args.run_key else ("1 = 1", ())
     runs = query(

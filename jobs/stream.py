@@ -23,8 +23,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from common.cli import MYSQL_DOWN, MYSQL_HINT, exit_code, fail
 from common.settings import load_settings
-from common.tracking import exit_code, run_url, start_run
+from common.tracking import run_url, start_run
 from streaming.contracts import TRANSACTION
 from streaming.raw_ingest import QUERIES, RawIngest
 from streaming.sinks import BatchResult
@@ -33,6 +34,7 @@ SALES_QUERY = "sales_aggregation"
 QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION}
 DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DATA_LOSS = re.compile(r"DataLossError: (.+)")  # the exception line, not the traceback's `raise DataLossError(`
 
 
 def command(query: str, topic: str, name: str, checkpoint, *extra: str) -> list[str]:
@@ -198,10 +200,11 @@ def run(args: argparse.Namespace) -> int:
         query.stop()
     except StreamingQueryException as exc:
         message = str(exc)
-        if "DataLossError" in message:
-            detail = message[message.index("DataLossError") :].split("\n")[0]
-            print(f"error: {detail.removeprefix('DataLossError: ')}", file=sys.stderr)
-            code = 3
+        data_loss, mysql_down = DATA_LOSS.search(message), MYSQL_DOWN.search(message)
+        if data_loss:
+            code = fail(data_loss.group(1), 3)
+        elif mysql_down:
+            code = fail(f"cannot reach MySQL: {mysql_down.group(1)}; {MYSQL_HINT}", 4)
         else:
             raise
     finally:

@@ -89,7 +89,8 @@ def check_data_loss(topic: str, start: dict[str, int], end: dict[str, int], fail
             f"topic {topic!r} holds fewer records than this query already processed ({detail}). "
             "The broker probably restarted and lost its data (the local tansu broker keeps topics in memory). "
             "To resume from what the topic holds now, rerun with --no-fail-on-data-loss "
-            "(option failOnDataLoss=false); to reprocess from scratch, delete the query's checkpoint folder."
+            "(option failOnDataLoss=false); to reprocess from scratch, delete the query's checkpoint folder and "
+            "its rows in stream_batches, or run it under a new name."
         )
     return {p: (0 if p in lost else off) for p, off in start.items()}
 

@@ -1,0 +1,30 @@
+"""What the jobs' entry points share: an unreachable service is one clear line and exit code 4."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+
+from common.tracking import TrackingUnavailable
+
+MYSQL_HINT = "start the stack with `make up`, or check RP_MYSQL_HOST / RP_MYSQL_PORT"
+# errors raised inside a stream's foreachBatch reach the driver as text in a StreamingQueryException
+MYSQL_DOWN = re.compile(r"mysql\.connector\.errors\.InterfaceError: (.+)")
+
+
+def fail(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def exit_code(job: Callable[[], int]) -> int:
+    """Run a job's body; MLflow or MySQL being unreachable becomes one line on stderr and exit code 4."""
+    import mysql.connector
+
+    try:
+        return job()
+    except TrackingUnavailable as exc:
+        return fail(str(exc), 4)
+    except mysql.connector.errors.InterfaceError as exc:
+        return fail(f"cannot reach MySQL: {exc}; {MYSQL_HINT}", 4)
