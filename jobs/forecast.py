@@ -117,7 +117,9 @@ def load_history(settings, as_of: date | None, history_days: int) -> tuple[pd.Da
     return frame, as_of
 
 
-def write_results(settings, run_key: str, as_of: date, output: pd.DataFrame, report: dict, per_series, extra) -> None:
+def write_results(
+    settings, run_key: str, as_of: date, output: pd.DataFrame, report: dict, per_series, mlflow_run_id: str | None
+) -> None:
     """Replace the run's rows in one transaction (idempotent per run key)."""
     forecasts = output[output["kind"] == "forecast"].assign(run_key=run_key, forecast_date=lambda f: f["ds"])
     forecast_rows = [
@@ -150,7 +152,7 @@ def write_results(settings, run_key: str, as_of: date, output: pd.DataFrame, rep
                     overall.get("prophet", {}).get("smape"),
                     overall.get("seasonal_naive", {}).get("smape"),
                     overall.get("prophet", {}).get("coverage_95"),
-                    extra.get("mlflow_run_id"),
+                    mlflow_run_id,
                     json.dumps(report["config"]),
                 ),
             )
@@ -252,11 +254,10 @@ def run(args: argparse.Namespace) -> int:
     fit_s = time.time() - fit_started
     report, per_series = backtest_report(output, args.config)
     timings = {"fit_wall_s": round(fit_s, 2), "s_per_series": round(fit_s / series, 4)}
-    extra = {}
     if mlflow_run:
         log_run(settings, args, report, per_series, history, output, timings)
-        extra["mlflow_run_id"] = mlflow_run.info.run_id
-    write_results(settings, run_key, as_of, output, report, per_series, extra)
+    run_id = mlflow_run.info.run_id if mlflow_run else None
+    write_results(settings, run_key, as_of, output, report, per_series, run_id)
     print(
         f"wrote {int((output['kind'] == 'forecast').sum()):,} forecast rows in {time.time() - started:.1f}s "
         f"({timings['s_per_series']:.3f} s/series fitting)"
