@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from common.cli import MYSQL_DOWN, MYSQL_HINT, exit_code, fail
+from common.db import query
 from common.settings import load_settings
 from common.tracking import run_url, start_run
 from streaming.contracts import TRANSACTION
@@ -143,6 +144,24 @@ class Progress:
         }
 
 
+def orphaned_ledger(settings, name: str, checkpoint: Path) -> str | None:
+    """Why starting would lose data, if the query has committed batches but its checkpoint is gone.
+
+    Without the checkpoint Spark numbers batches from 0 again; the ledger would take them for
+    replays of committed batches and skip them."""
+    if (checkpoint / "offsets").is_dir():
+        return None
+    committed = query(settings, "SELECT COUNT(*) FROM stream_batches WHERE query_name = %s", (name,))[0][0]
+    if not committed:
+        return None
+    return (
+        f"query {name} has {committed} committed batch(es) in stream_batches but no checkpoint at {checkpoint}; "
+        "starting over would skip new batches as replays. Restore the checkpoint, or run under a new --name "
+        "(raw queries upsert idempotently; for sales_aggregation also empty daily_sales and "
+        "sales_counted_events first), or delete the query's rows in stream_batches."
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from pyspark.errors import StreamingQueryException
 
@@ -158,6 +177,9 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or args.query
     checkpoint = Path(args.checkpoint or Path(settings.checkpoint_root) / name)
     max_rows = args.max_rows_per_trigger or settings.max_rows_per_trigger
+    orphaned = orphaned_ledger(settings, name, checkpoint)
+    if orphaned:
+        return fail(orphaned, 3)
     mlflow_run = None
     if args.mlflow:
         import mlflow

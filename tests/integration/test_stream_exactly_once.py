@@ -183,3 +183,16 @@ def test_broker_restart_stops_with_a_clear_message_or_resumes_on_request(private
         )
     )
     assert counts == {"txn-gen21x": 1000, "txn-gen22x": 300}  # seeds 21 and 22: before and after
+
+
+def test_a_lost_checkpoint_with_committed_batches_refuses_to_start(settings, topic, tmp_path):
+    import shutil
+
+    produce_transactions(settings, topic, 200, seed=31)
+    name, checkpoint = f"orphan_{topic}", tmp_path / "ckpt"
+    first = run_stream(topic, name, checkpoint)
+    assert first.returncode == 0, first.stderr[-2000:]
+    shutil.rmtree(checkpoint)
+    again = run_stream(topic, name, checkpoint)
+    assert again.returncode == 3
+    assert f"query {name} has 1 committed batch(es) in stream_batches but no checkpoint" in again.stderr
