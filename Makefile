@@ -22,7 +22,8 @@ DEMO_DAY := 2025-03-10
 demo: up          ## raw ingest of 50,000 transactions (1% malformed), then retail_pipeline through Airflow
 	$(PY) -m jobs.produce --event transaction --limit 50000 --malformed-fraction 0.01
 	$(PY) -m jobs.stream raw_transactions --available-now
-	$(PY) -m jobs.stack airflow dags test retail_pipeline $(DEMO_DAY) -c '{"demo_history_days": 800}'
+	$(PY) -m jobs.stack airflow --log .stack/logs/demo_retail_pipeline.log \
+	  dags test retail_pipeline $(DEMO_DAY) -c '{"demo_history_days": 800}'
 	$(PY) -m jobs.report
 
 test: setup       ## the whole suite on real services (unit, integration, DAG integrity, e2e)
