@@ -38,8 +38,10 @@ def airflow_home():
 
 @pytest.fixture
 def own_topic(airflow_home, monkeypatch, request):
-    """A transactions topic and checkpoint folder of this test's own (tasks read them from the env)."""
+    """Topics and a checkpoint folder of this test's own (tasks read them from the env)."""
     name = f"e2e_{request.node.name[:30]}_{os.getpid()}"
     monkeypatch.setenv("RP_TOPIC_TRANSACTIONS", name)
+    monkeypatch.setenv("RP_TOPIC_RETAIL_AGGREGATED", f"{name}_aggregated")
+    monkeypatch.setenv("RP_TOPIC_FORECASTS", f"{name}_forecasts")
     monkeypatch.setenv("RP_CHECKPOINT_ROOT", str(airflow_home / "checkpoints" / name))
     return name

@@ -26,3 +26,11 @@ def test_daily_run_aggregates_forecasts_and_publishes(own_topic):
     assert forecast["run_key"] == "2023-03-11-daily" and forecast["as_of"] == "2023-03-11"
     assert forecast["series"] == 6 and forecast["forecast_rows"] == 6 * 7
     assert forecast["mlflow_run_id"] and forecast["smape_prophet"] is not None
+
+    # a downstream service's view: one message per series on the forecasts topic, keyed store-item
+    messages = [json.loads(line) for line in pipeline("jobs.consume", f"{own_topic}_forecasts").splitlines()]
+    assert len(messages) == 6 and {m["value"]["run_key"] for m in messages} == {"2023-03-11-daily"}
+    assert len({m["key"] for m in messages}) == 6
+    for m in messages:
+        assert m["key"] == f"{m['value']['store_id']}-{m['value']['item_id']}"
+        assert [p["date"] for p in m["value"]["points"]][::6] == ["2023-03-12", "2023-03-18"]
