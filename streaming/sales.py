@@ -89,23 +89,23 @@ class SalesAggregation:
 
     def _work(self, cur, batch: DataFrame, batch_id: int) -> BatchCounts:
         mark = watermark(self.sink.last_event_time(cur), self.lateness)
-        valid = mark_late(batch.filter(F.col("reason_code").isNull()), mark).persist()
-        try:
-            bad = quarantine_records(batch.filter(F.col("reason_code").isNotNull()).toArrow().to_pylist())
+        # three Spark actions on the persisted batch: rejects, the valid rows' keys, the aggregates
+        bad = quarantine_records(batch.filter(F.col("reason_code").isNotNull()).toArrow().to_pylist())
+        valid = mark_late(batch.filter(F.col("reason_code").isNull()), mark)
+        keys = valid.select("event_id", F.to_date("event_time").alias("sale_date"), "event_time", "is_late")
+        keys = keys.toArrow().to_pylist()
+        late = []
+        if any(k["is_late"] for k in keys):  # rare: fetch the full late records for the quarantine
             late_rows = valid.filter("is_late").toArrow().to_pylist()
             late = quarantine_records(late_rows, TRANSACTION, LATE_REASON, f"event_time before the watermark {mark}")
-            lines = on_time = sale_lines(valid.filter(~F.col("is_late"))).persist()
-            ids = [(r["event_id"], r["sale_date"]) for r in lines.select("event_id", "sale_date").toArrow().to_pylist()]
-            counted = self._already_counted(cur, ids)
-            if counted:  # re-sent events: drop them before aggregating
-                seen = batch.sparkSession.createDataFrame([(i,) for i in counted], "event_id string")
-                lines = lines.join(seen, "event_id", "left_anti")
-            totals = [tuple(r.values()) for r in daily_aggregates(lines).toArrow().to_pylist()]
-            newest = valid.agg(F.max("event_time")).first()[0]
-            rows_in = batch.count()
-        finally:
-            valid.unpersist()
-            on_time.unpersist()
+        ids = list({k["event_id"]: k["sale_date"] for k in keys if not k["is_late"]}.items())
+        counted = self._already_counted(cur, ids)
+        lines = sale_lines(valid.filter(~F.col("is_late")))
+        if counted:  # re-sent events: drop them before aggregating
+            seen = batch.sparkSession.createDataFrame([(i,) for i in counted], "event_id string")
+            lines = lines.join(seen, "event_id", "left_anti")
+        totals = [tuple(r.values()) for r in daily_aggregates(lines).toArrow().to_pylist()]
+        newest = max((k["event_time"] for k in keys), default=None)
         self.sink.upsert(
             cur, "daily_sales", AGGREGATE_COLUMNS, AGGREGATE_COLUMNS[:3], totals, add=AGGREGATE_COLUMNS[3:]
         )
@@ -121,7 +121,7 @@ class SalesAggregation:
             self.settings.topic_dead_letter, dead_letter_messages(bad + late), self.query_name, batch_id
         )
         return BatchCounts(
-            rows_in=rows_in,
+            rows_in=len(bad) + len(keys),
             rows_written=len(ids) - len(counted),
             rows_quarantined=len(bad) + len(late),
             late_rows=len(late),
