@@ -20,9 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from common.settings import load_settings
 from jobs.forecast import add_forecast_arguments, config_from, summary_lines
-from models.forecasting import SERIES_KEYS, backtest_report, complete_series, run_forecasts
+from models.forecasting import PERIOD, SERIES_KEYS, backtest_report, period_start, run_forecasts
 from streaming.sources import DatasetError, daily_series, read_sales_file
 
 
@@ -54,12 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def select_series(history, freq: str, min_active: float, max_series: int | None):
     """Series active in at least ``min_active`` of the periods from the data's first to last period,
     the ``max_series`` biggest by units."""
-    start, end = history["ds"].min(), history["ds"].max()
-    periods = len(complete_series([start, end], [0, 0], freq)[0])
-    stats = history[history["y"] > 0].groupby(SERIES_KEYS).agg(active=("ds", "nunique"), units=("y", "sum"))
-    if freq == "W":
-        weeks = history[history["y"] > 0].assign(ds=history["ds"].dt.to_period("W-SUN").dt.start_time)
-        stats["active"] = weeks.groupby(SERIES_KEYS)["ds"].nunique()
+    end = history["ds"].max()
+    first, last = period_start([history["ds"].min(), end], freq)
+    periods = len(pd.date_range(first, last, freq=PERIOD[freq]))
+    selling = history[history["y"] > 0]
+    selling = selling.assign(ds=period_start(selling["ds"], freq))
+    stats = selling.groupby(SERIES_KEYS).agg(active=("ds", "nunique"), units=("y", "sum"))
     stats = stats[stats["active"] >= min_active * periods].sort_values("units", ascending=False)
     if max_series:
         stats = stats.head(max_series)

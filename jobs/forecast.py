@@ -117,20 +117,18 @@ def load_history(settings, as_of: date | None, history_days: int) -> tuple[pd.Da
     return frame, as_of
 
 
+def sql_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """Rows as tuples in ``columns`` order, NaN/None as SQL NULL."""
+    return [tuple(None if pd.isna(v) else v for v in row) for row in frame[columns].itertuples(index=False, name=None)]
+
+
 def write_results(
     settings, run_key: str, as_of: date, output: pd.DataFrame, report: dict, per_series, mlflow_run_id: str | None
 ) -> None:
     """Replace the run's rows in one transaction (idempotent per run key)."""
     forecasts = output[output["kind"] == "forecast"].assign(run_key=run_key, forecast_date=lambda f: f["ds"])
-    forecast_rows = [
-        tuple(None if pd.isna(v) else v for v in row)
-        for row in forecasts[FORECAST_COLUMNS].itertuples(index=False, name=None)
-    ]
-    accuracy = per_series.assign(run_key=run_key)
-    accuracy_rows = [
-        tuple(None if pd.isna(v) else v for v in row)
-        for row in accuracy[ACCURACY_COLUMNS].itertuples(index=False, name=None)
-    ]
+    forecast_rows = sql_rows(forecasts, FORECAST_COLUMNS)
+    accuracy_rows = sql_rows(per_series.assign(run_key=run_key), ACCURACY_COLUMNS)
     overall = report["overall"]
     conn = connect(settings, "writer")
     try:

@@ -57,15 +57,17 @@ class ForecastConfig:
         return self.min_history or min(4 * self.season, 104)
 
 
+def period_start(dates, freq: str = "D") -> pd.DatetimeIndex:
+    """Dates -> the start of their period: the day itself, or the Monday of its week."""
+    index = pd.DatetimeIndex(pd.to_datetime(dates))
+    return index.to_period("W-SUN").start_time if freq == "W" else index
+
+
 def complete_series(dates, values, freq: str = "D", end=None) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """Sum values per period and fill missing periods with 0, from the first period to ``end``."""
-    frame = pd.DataFrame({"ds": pd.to_datetime(dates), "y": np.asarray(values, dtype=float)})
-    if freq == "W":
-        frame["ds"] = frame["ds"].dt.to_period("W-SUN").dt.start_time
+    frame = pd.DataFrame({"ds": period_start(dates, freq), "y": np.asarray(values, dtype=float)})
     totals = frame.groupby("ds")["y"].sum()
-    last = totals.index.max() if end is None else pd.Timestamp(end)
-    if freq == "W":
-        last = last.to_period("W-SUN").start_time
+    last = totals.index.max() if end is None else period_start([end], freq)[0]
     index = pd.date_range(totals.index.min(), last, freq=PERIOD[freq])
     return index, totals.reindex(index, fill_value=0.0).to_numpy()
 

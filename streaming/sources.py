@@ -183,9 +183,8 @@ def read_sales_file(path: str | Path) -> pd.DataFrame:
     return out
 
 
-def file_transactions(path: str | Path, seed: int = 0) -> Iterator[dict]:
+def file_transactions(path: str | Path) -> Iterator[dict]:
     """Rows of a sales file as transaction events; ids are the file name and line (replays match)."""
-    del seed  # a file replays the same way every time
     path = Path(path)
     stem = path.name.split(".")[0][:20]
     for n, row in enumerate(read_sales_file(path).itertuples(index=False)):
