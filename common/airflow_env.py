@@ -40,6 +40,8 @@ def airflow_environment(settings: Settings, home: Path, pipeline_python: str | N
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__WORKERS": "1",
+        # task supervisors report to the execution API of this stack's API server, not Airflow's default :8080
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{settings.airflow_port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_admin_user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "RP_PIPELINE_PYTHON": pipeline_python or str(PIPELINE_PYTHON if PIPELINE_PYTHON.exists() else sys.executable),

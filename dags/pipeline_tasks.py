@@ -6,6 +6,9 @@ parse time) and handed to the job as RP_* settings, so credentials live only in 
 
 from __future__ import annotations
 
+import zlib
+from datetime import timedelta
+
 from airflow.providers.standard.operators.bash import BashOperator
 
 CONNECTION_ENV = {
@@ -17,6 +20,24 @@ CONNECTION_ENV = {
     "RP_KAFKA_BOOTSTRAP": "{{ conn.kafka_default.host }}:{{ conn.kafka_default.port }}",
     "RP_MLFLOW_TRACKING_URI": "http://{{ conn.mlflow_default.host }}:{{ conn.mlflow_default.port }}",
 }
+
+
+def run_day(dag_run) -> str:
+    """The day a run covers, as YYYY-MM-DD: its logical date (with a data-interval timetable, a
+    scheduled run's logical date is the start of the day it covers); a run without one, which is
+    what Airflow 3's Trigger button makes, covers the last complete day before it was triggered."""
+    day = dag_run.logical_date.date() if dag_run.logical_date else (dag_run.run_after - timedelta(days=1)).date()
+    return day.isoformat()
+
+
+def run_seed(dag_run) -> int:
+    """A seed of the run's own (from its run id): two runs differ, a cleared and re-run task replays
+    the same events."""
+    return zlib.crc32(dag_run.run_id.encode())
+
+
+# user_defined_macros of every DAG: templates call them with the context's dag_run
+MACROS = {"run_day": run_day, "run_seed": run_seed}
 
 
 def pipeline_task(task_id: str, job_args: str, only_if: str | None = None, **kwargs) -> BashOperator:

@@ -1,15 +1,19 @@
 """
 ### retail_pipeline
 
-The day's sales work, for the run's day `ds` (its logical date; for a manual run without one, the
-day it was triggered):
+The sales work for one day, the **run's day**: a scheduled run covers the day that just ended (the
+run firing at D 00:00 UTC has logical date D-1 and covers D-1); a manual run with a logical date
+covers that date; a manual run without one (the Trigger button's default) covers the last complete
+day before it was triggered.
 
 1. **produce_demo_data** (skipped unless the `demo_history_days` param is > 0): replays the seeded
-   multi-store generator's transactions for the `demo_history_days` days ending on `ds`.
+   multi-store generator's transactions for the `demo_history_days` days ending on the run's day.
 2. **aggregate_sales**: `sales_aggregation` stream, `availableNow`: transactions topic -> validate ->
    `daily_sales` (late rows counted and quarantined) and the `retail_aggregated` topic.
-3. **forecast**: Prophet per store-item as of `ds`, 30 days with 80%/95% intervals, backtested
-   against a seasonal-naive baseline; run key `<ds>-daily` in `sales_forecasts`,
+3. **forecast**: Prophet per store-item as of the run's day, 30 days with 80%/95% intervals,
+   backtested against a seasonal-naive baseline. Fails with one line when the newest sales are more
+   than `max_staleness_days` older than the run's day (input stopped arriving), unless `allow_stale`
+   is set: then it forecasts and records the warning. Run key `<day>-daily` in `sales_forecasts`,
    `forecast_accuracy`, `forecast_runs`, and one MLflow run (experiment `retail_pulse/forecasting`).
 4. **publish_forecasts**: the run to the `forecasts` topic, one message per store-item.
 
@@ -24,19 +28,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
-from pipeline_tasks import pipeline_task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from pipeline_tasks import MACROS, pipeline_task
 
-# The run's day: its logical date, or when it was triggered if it has none (a manual run in Airflow 3).
-DAY = "(logical_date or dag_run.run_after).strftime('%Y-%m-%d')"
+DAY = "run_day(dag_run)"
 
 with DAG(
     dag_id="retail_pipeline",
     doc_md=__doc__,
-    schedule="@daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),  # each run covers the day that ended
     start_date=datetime(2023, 1, 1),  # the demo generator's first day: backfills can reach it
     catchup=False,
     max_active_runs=1,  # the stream's checkpoint admits one query at a time
+    user_defined_macros=MACROS,
     tags=["retail_pulse", "sales", "forecasting"],
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "owner": "retail_pulse"},
     params={
@@ -45,6 +49,10 @@ with DAG(
         "demo_items": Param(50, type="integer", minimum=1, description="demo generator: items"),
         "horizon": Param(30, type="integer", minimum=1, maximum=365, description="days to forecast"),
         "holidays": Param("US", type="string", description="country code of holidays for Prophet ('' for none)"),
+        "max_staleness_days": Param(
+            7, type="integer", minimum=0, description="fail when the newest sales are older than this vs the run's day"
+        ),
+        "allow_stale": Param(False, type="boolean", description="forecast stale input anyway, with a recorded warning"),
     },
 ) as dag:
     produce = pipeline_task(
@@ -63,6 +71,7 @@ with DAG(
     forecast = pipeline_task(
         "forecast",
         f"forecast --as-of {{{{ {DAY} }}}} --horizon {{{{ params.horizon }}}} --name daily"
+        " --max-staleness-days {{ params.max_staleness_days }}{% if params.allow_stale %} --allow-stale{% endif %}"
         "{% if params.holidays %} --holidays {{ params.holidays }}{% endif %}",
         execution_timeout=timedelta(hours=2),
     )

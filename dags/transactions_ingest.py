@@ -5,7 +5,8 @@ Streams the transactions topic into MySQL: `retail_transactions` -> validate -> 
 (bad records -> `dead_letter` topic + `quarantined_events` table), then prints the table counts.
 
 * **produce_demo_events** (param, default 0): first replay N generated transactions into the topic
-  (1% deliberately malformed), for demos. Leave 0 in production, where real producers write.
+  (1% deliberately malformed, seeded by the run so a re-run replays the same events), for demos.
+  Leave 0 in production, where real producers write.
 * The stream task runs `availableNow`: it processes what the topic holds and stops. Its checkpoint
   and the `stream_batches` ledger make reruns and backfills idempotent: nothing lost, nothing doubled.
 * Every run is logged to MLflow (experiment `retail_pulse/streaming`).
@@ -18,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
-from pipeline_tasks import pipeline_task
+from pipeline_tasks import MACROS, pipeline_task
 
 with DAG(
     dag_id="transactions_ingest",
@@ -27,6 +28,7 @@ with DAG(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,  # one stream query per checkpoint at a time
+    user_defined_macros=MACROS,
     tags=["retail_pulse", "streaming", "transactions"],
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "owner": "retail_pulse"},
     params={"produce_demo_events": Param(0, type="integer", minimum=0, description="generated events to produce")},
@@ -34,7 +36,7 @@ with DAG(
     produce = pipeline_task(
         "produce_demo_events",
         "produce --event transaction --limit {{ params.produce_demo_events }} --malformed-fraction 0.01"
-        " --no-progress --seed {{ logical_date.int_timestamp if logical_date else 7 }}",
+        " --no-progress --seed {{ run_seed(dag_run) }}",
     )
     stream = pipeline_task(
         "stream_transactions", "stream raw_transactions --available-now", execution_timeout=timedelta(hours=1)

@@ -10,7 +10,11 @@ get the seasonal-naive forecast and the reason. Writes sales_forecasts, forecast
 forecast_runs under run key "<as-of>-<name>" (a re-run replaces it), and logs one MLflow run
 (experiment retail_pulse/forecasting) with parameters, metrics, metrics.json, the per-series
 table and forecast-vs-actual plots. `python -m jobs.publish_forecasts` then sends it to Kafka.
-Exit codes: 0 done, 2 bad arguments or no data, 4 services unreachable.
+
+Freshness guard: when the newest sales are more than --max-staleness-days (default 7) older than
+the as-of day, the input has stopped arriving and the job refuses with one line (exit 3);
+--allow-stale forecasts anyway and records the warning in forecast_runs and the MLflow run.
+Exit codes: 0 done, 2 bad arguments or no data, 3 stale input, 4 services unreachable.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import pandas as pd
 
 from common.cli import exit_code
 from common.db import connect, transaction
+from common.freshness import DEFAULT_MAX_STALENESS_DAYS, Freshness, StaleInput, check_freshness
 from common.settings import load_settings
 from common.tracking import run_url, start_run
 from models.forecasting import SERIES_KEYS, ForecastConfig, backtest_report, run_forecasts
@@ -82,6 +87,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_forecast_arguments(parser, "days to forecast (default 30)")
     parser.add_argument("--history-days", type=int, default=1095, help="days of history to fit on (default 1095)")
     parser.add_argument("--name", default="daily", help="run name; the run key is <as-of>-<name>")
+    parser.add_argument(
+        "--max-staleness-days",
+        type=int,
+        default=DEFAULT_MAX_STALENESS_DAYS,
+        help=f"refuse when the newest sales are older than this vs --as-of (default {DEFAULT_MAX_STALENESS_DAYS})",
+    )
+    parser.add_argument(
+        "--allow-stale", action="store_true", help="forecast stale input anyway; the warning is recorded"
+    )
     parser.add_argument("--max-series", type=int, help="only the first N series (smoke runs)")
     parser.add_argument("--plots", type=int, default=6, help="series to plot in the MLflow run (default 6)")
     parser.add_argument("--no-mlflow", dest="mlflow", action="store_false", help="do not log to MLflow")
@@ -92,19 +106,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(str(exc))
     if args.history_days < args.horizon + 1:
         parser.error("--history-days must exceed --horizon")
+    if args.max_staleness_days < 0:
+        parser.error("--max-staleness-days must be >= 0")
     return args
 
 
-def load_history(settings, as_of: date | None, history_days: int) -> tuple[pd.DataFrame, date | None]:
-    """daily_sales up to ``as_of`` (default: its newest day) as (store_id, item_id, ds, y)."""
+def newest_sales_day(settings, as_of: date | None) -> date | None:
+    """The newest day in daily_sales, up to ``as_of`` when given."""
     conn = connect(settings, "reader")
     try:
         cur = conn.cursor()
         if as_of is None:
             cur.execute("SELECT MAX(sale_date) FROM daily_sales")
-            as_of = cur.fetchone()[0]
-            if as_of is None:
-                return pd.DataFrame(columns=SERIES_KEYS + ["ds", "y"]), None
+        else:
+            cur.execute("SELECT MAX(sale_date) FROM daily_sales WHERE sale_date <= %s", (as_of,))
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def load_history(settings, as_of: date, history_days: int) -> pd.DataFrame:
+    """daily_sales in the ``history_days`` up to ``as_of`` as (store_id, item_id, ds, y)."""
+    conn = connect(settings, "reader")
+    try:
+        cur = conn.cursor()
         cur.execute(
             "SELECT store_id, item_id, sale_date, units FROM daily_sales WHERE sale_date BETWEEN %s AND %s",
             (as_of - timedelta(days=history_days - 1), as_of),
@@ -114,7 +139,7 @@ def load_history(settings, as_of: date | None, history_days: int) -> tuple[pd.Da
         conn.close()
     frame["ds"] = pd.to_datetime(frame["ds"])
     frame["y"] = frame["y"].astype(float)
-    return frame, as_of
+    return frame
 
 
 def sql_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
@@ -123,7 +148,13 @@ def sql_rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
 
 
 def write_results(
-    settings, run_key: str, as_of: date, output: pd.DataFrame, report: dict, per_series, mlflow_run_id: str | None
+    settings,
+    run_key: str,
+    freshness: Freshness,
+    output: pd.DataFrame,
+    report: dict,
+    per_series,
+    mlflow_run_id: str | None,
 ) -> None:
     """Replace the run's rows in one transaction (idempotent per run key)."""
     forecasts = output[output["kind"] == "forecast"].assign(run_key=run_key, forecast_date=lambda f: f["ds"])
@@ -139,11 +170,11 @@ def write_results(
             fill_table(cur, "forecast_accuracy", ACCURACY_COLUMNS, accuracy_rows, bulk)
             cur.execute(
                 "REPLACE INTO forecast_runs (run_key, as_of, horizon, series, fallback_series, smape_prophet,"
-                " smape_seasonal_naive, coverage_95_prophet, mlflow_run_id, params_json, finished_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6))",
+                " smape_seasonal_naive, coverage_95_prophet, mlflow_run_id, params_json, newest_input, warning,"
+                " finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6))",
                 (
                     run_key,
-                    as_of,
+                    freshness.as_of,
                     report["config"]["horizon"],
                     report["series_count"],
                     report["fallback_series"],
@@ -152,6 +183,8 @@ def write_results(
                     overall.get("prophet", {}).get("coverage_95"),
                     mlflow_run_id,
                     json.dumps(report["config"]),
+                    freshness.newest,
+                    freshness.message("sales") if freshness.stale else None,
                 ),
             )
     finally:
@@ -189,13 +222,13 @@ def plot_series(history: pd.DataFrame, output: pd.DataFrame, keys: list[tuple], 
     return paths
 
 
-def log_run(settings, args, report: dict, per_series: pd.DataFrame, history, output, timings: dict) -> None:
+def log_run(settings, args, report: dict, per_series: pd.DataFrame, history, output, run_metrics: dict) -> None:
     import mlflow
 
     mlflow.log_params({**report["config"], "as_of": str(args.as_of), "history_days": args.history_days})
     metrics = {f"{m}_{k}": v for m, values in report["overall"].items() for k, v in values.items() if v is not None}
     metrics.update({k: v for k, v in report["comparison"].items() if v is not None})
-    metrics.update(series=report["series_count"], fallback_series=report["fallback_series"], **timings)
+    metrics.update(series=report["series_count"], fallback_series=report["fallback_series"], **run_metrics)
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -223,14 +256,25 @@ def summary_lines(report: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    history, as_of = load_history(settings, args.as_of, args.history_days)
-    if history.empty:
+    newest = newest_sales_day(settings, args.as_of)
+    if newest is None:
         print(
             f"error: daily_sales has no rows up to {args.as_of or 'now'}; run the sales_aggregation stream first",
             file=sys.stderr,
         )
         return 2
-    args.as_of = as_of
+    as_of = args.as_of = args.as_of or newest
+    try:
+        freshness = check_freshness(newest, as_of, args.max_staleness_days, "sales", args.allow_stale)
+    except StaleInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    if freshness.stale:
+        print(f"warning: {freshness.message('sales')}; forecasting anyway (--allow-stale)", flush=True)
+    history = load_history(settings, as_of, args.history_days)
+    if history.empty:
+        print(f"error: daily_sales has no rows in the {args.history_days} days up to {as_of}", file=sys.stderr)
+        return 2
     if args.max_series:
         keep = history[SERIES_KEYS].drop_duplicates().head(args.max_series)
         history = history.merge(keep, on=SERIES_KEYS)
@@ -240,7 +284,10 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"forecast {run_key}: {series} series, {len(history):,} daily rows up to {as_of}, engine {engine}", flush=True
     )
-    mlflow_run = start_run(settings, "forecasting", run_key, tags={"as_of": str(as_of)}) if args.mlflow else None
+    tags = {"as_of": str(as_of), "newest_input": str(newest)}
+    if freshness.stale:
+        tags["warning"] = freshness.message("sales")
+    mlflow_run = start_run(settings, "forecasting", run_key, tags=tags) if args.mlflow else None
     started = time.time()
     spark = None
     if not args.sequential:
@@ -251,14 +298,15 @@ def run(args: argparse.Namespace) -> int:
     output = run_forecasts(history, args.config, spark, end=pd.Timestamp(as_of))
     fit_s = time.time() - fit_started
     report, per_series = backtest_report(output, args.config)
-    timings = {"fit_wall_s": round(fit_s, 2), "s_per_series": round(fit_s / series, 4)}
+    run_metrics = {"fit_wall_s": round(fit_s, 2), "s_per_series": round(fit_s / series, 4)}
+    run_metrics["input_age_days"] = freshness.age_days
     if mlflow_run:
-        log_run(settings, args, report, per_series, history, output, timings)
+        log_run(settings, args, report, per_series, history, output, run_metrics)
     run_id = mlflow_run.info.run_id if mlflow_run else None
-    write_results(settings, run_key, as_of, output, report, per_series, run_id)
+    write_results(settings, run_key, freshness, output, report, per_series, run_id)
     print(
         f"wrote {int((output['kind'] == 'forecast').sum()):,} forecast rows in {time.time() - started:.1f}s "
-        f"({timings['s_per_series']:.3f} s/series fitting)"
+        f"({run_metrics['s_per_series']:.3f} s/series fitting)"
     )
     print("\n".join(summary_lines(report)))
     print(

@@ -2,6 +2,7 @@
 
     python -m jobs.produce --source generated --limit 50000
     python -m jobs.produce --source generated --since 2025-03-10 --until 2025-03-10
+    python -m jobs.produce --source generated --until 2026-11-22 --days 800
     python -m jobs.produce --source file --path train.csv --rate 2000 --malformed-fraction 0.01
     python -m jobs.produce --source ta_feng
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from common.settings import load_settings
@@ -56,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--path", type=Path, help="the CSV for --source file")
     parser.add_argument("--since", type=date.fromisoformat, help="first event date to send (YYYY-MM-DD)")
     parser.add_argument("--until", type=date.fromisoformat, help="last event date to send (YYYY-MM-DD)")
+    parser.add_argument("--days", type=int, help="send the N days ending on --until (instead of --since)")
     parser.add_argument("--stores", type=int, default=10, help="generator: number of stores")
     parser.add_argument("--items", type=int, default=50, help="generator: number of items")
     parser.add_argument("--topic", help="target topic (default: the contract's configured topic)")
@@ -78,6 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--malformed-fraction must be between 0 and 1")
     if (args.source == "file") != (args.path is not None):
         parser.error("--path is required with --source file, and only with it")
+    if args.days is not None:
+        if args.since is not None or args.until is None or args.days < 1:
+            parser.error("--days N needs --until and N >= 1, and replaces --since")
+        args.since = args.until - timedelta(days=args.days - 1)
     if args.stores < 1 or args.items < 1:
         parser.error("--stores and --items must be at least 1")
     if SOURCE_EVENTS[args.source] != args.event:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -384,38 +383,6 @@ def status_rows(settings: Settings, names: list[str]) -> list[tuple[str, ...]]:
     return rows
 
 
-TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
-TASK_OUTPUT = re.compile(r"\[info\s*\] (.*?)\s+\[airflow\.task\.hooks\.\S+SubprocessHook\]")
-# the hook's own lines, and start-up chatter of Spark, Prophet and MLflow inside the tasks' output
-CHATTER = re.compile(
-    r"(Tmp dir root location|Running command:|Output:|Command exited with return code|WARNING: Using incubator"
-    r"|Using Spark's default log4j|Setting default log level|To adjust logging level|Importing plotly failed"
-    r"|\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN |🏃 View run|🧪 View experiment)"
-)
-
-
-def run_airflow_logged(command: list[str], env: dict, log: Path) -> int:
-    """Run an Airflow CLI command with its full output in ``log``; echo task starts and task output."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        log.open("w") as sink,
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc,
-    ):
-        for line in proc.stdout:
-            sink.write(line)
-            started, output = TASK_START.search(line), TASK_OUTPUT.search(line)
-            if started:
-                print(f"task {started.group(1)}", flush=True)
-            elif output and not CHATTER.match(output.group(1)):
-                print(f"  {output.group(1)}", flush=True)
-    if proc.returncode:
-        print(
-            f"error: `{' '.join(command[1:4])} ...` failed (exit {proc.returncode}); full output in {log}",
-            file=sys.stderr,
-        )
-    return proc.returncode
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -427,11 +394,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--services", default=",".join(SERVICES), help=f"comma-separated subset of {','.join(SERVICES)} (default: all)"
-    )
-    parser.add_argument(
-        "--log",
-        type=Path,
-        help="airflow: write Airflow's full output to this file and print only task starts and the tasks' own output",
     )
     args, args.airflow_args = parser.parse_known_args(argv)
     if args.airflow_args and args.action != "airflow":
@@ -446,10 +408,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings()
-    if args.action == "airflow":  # e.g. python -m jobs.stack airflow dags test retail_pipeline 2025-03-10
+    if args.action == "airflow":  # e.g. python -m jobs.stack airflow dags list
         env = {**os.environ, **airflow_env(ensure_credentials(settings))}
-        command = [str(AIRFLOW_BIN / "airflow"), *args.airflow_args]
-        return run_airflow_logged(command, env, args.log) if args.log else subprocess.call(command, env=env)
+        return subprocess.call([str(AIRFLOW_BIN / "airflow"), *args.airflow_args], env=env)
     try:
         if args.action == "up":
             settings = ensure_credentials(settings)

@@ -64,21 +64,106 @@ def test_dag_files_hold_no_secrets():
         assert "password=" not in text and "passwd" not in text, path
 
 
-@pytest.mark.parametrize("logical_date", [datetime(2025, 3, 10, tzinfo=UTC), None])
-def test_retail_pipeline_commands_render_for_scheduled_and_manual_runs(dagbag, logical_date):
-    from types import SimpleNamespace
+# Airflow's own template context (the task runner's, as a supervisor builds it from the API
+# server's answer) for the three kinds of run an operator makes: a scheduled run of the day that
+# ended, a manual run with a logical date, and a manual run without one (the Trigger button).
+RUN_AFTER = datetime(2025, 3, 10, 6, 30, tzinfo=UTC)
+RUNS = {
+    # with CronDataIntervalTimetable the run firing at 2025-03-10 00:00 covers 2025-03-09
+    "scheduled": dict(
+        logical_date=datetime(2025, 3, 9, tzinfo=UTC),
+        data_interval_start=datetime(2025, 3, 9, tzinfo=UTC),
+        data_interval_end=datetime(2025, 3, 10, tzinfo=UTC),
+        run_after=datetime(2025, 3, 10, tzinfo=UTC),
+        run_type="scheduled",
+    ),
+    "manual_with_logical_date": dict(
+        logical_date=datetime(2025, 3, 9, tzinfo=UTC),
+        data_interval_start=datetime(2025, 3, 8, tzinfo=UTC),
+        data_interval_end=datetime(2025, 3, 9, tzinfo=UTC),
+        run_after=RUN_AFTER,
+        run_type="manual",
+    ),
+    "manual_without_logical_date": dict(
+        logical_date=None, data_interval_start=None, data_interval_end=None, run_after=RUN_AFTER, run_type="manual"
+    ),
+}
 
-    from airflow.sdk.execution_time import macros
 
+def render_task(task, run: dict, conf: dict) -> dict:
+    """Every templated field of ``task`` rendered by Airflow's task runner for ``run``."""
+    from copy import deepcopy
+    from uuid import uuid4
+
+    from airflow.sdk.api.datamodels._generated import DagRun, TIRunContext
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    dag_run = DagRun(
+        dag_id=task.dag_id,
+        run_id=f"{run['run_type']}__test",
+        start_date=run["run_after"],
+        end_date=None,
+        state="running",
+        conf=conf,
+        consumed_asset_events=[],
+        partition_key=None,
+        **run,
+    )
+    ti = RuntimeTaskInstance.model_construct(
+        id=uuid4(),
+        task_id=task.task_id,
+        dag_id=task.dag_id,
+        run_id=dag_run.run_id,
+        try_number=1,
+        map_index=-1,
+        dag_version_id=uuid4(),
+        task=deepcopy(task),  # rendering writes the fields in place
+        max_tries=task.retries,
+        start_date=run["run_after"],
+    )
+    ti._ti_context_from_server = TIRunContext(dag_run=dag_run, max_tries=task.retries)
+    ti.render_templates()
+    return {field: getattr(ti.task, field) for field in task.template_fields}
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """The connections tasks read by id, as Airflow gets them from AIRFLOW_CONN_* variables."""
+    monkeypatch.setenv("AIRFLOW_CONN_MYSQL_DEFAULT", "mysql://writer:secret@db-host:3307/retail")
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", "kafka://broker:9092")
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", "http://mlflow:5055")
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))
+@pytest.mark.parametrize("dag_id", ["transactions_ingest", "retail_pipeline"])
+def test_every_templated_field_renders_for_each_kind_of_run(dagbag, connections, dag_id, run):
+    dag = dagbag.dags[dag_id]
+    for task in dag.tasks:
+        fields = render_task(task, RUNS[run], conf={})
+        assert fields["env"]["RP_MYSQL_HOST"] == "db-host" and fields["env"]["RP_MYSQL_PORT"] == "3307"
+        assert fields["env"]["RP_KAFKA_BOOTSTRAP"] == "broker:9092"
+        assert "{{" not in fields["bash_command"] and "None" not in fields["bash_command"], fields["bash_command"]
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))  # each kind of run covers 2025-03-09 (see RUNS)
+def test_retail_pipeline_covers_the_runs_day(dagbag, connections, run):
+    day = "2025-03-09"
     dag = dagbag.dags["retail_pipeline"]
-    context = {
-        "logical_date": logical_date,
-        "dag_run": SimpleNamespace(run_after=datetime(2025, 3, 10, 6, 30, tzinfo=UTC)),
-        "params": {"demo_history_days": 800, "demo_stores": 10, "demo_items": 50, "horizon": 30, "holidays": "US"},
-        "macros": macros,
-    }
-    commands = {t.task_id: t.render_template(t.bash_command, context) for t in dag.tasks}
-    assert "--until 2025-03-10 --since 2023-01-01" in commands["produce_demo_data"]
-    assert "--as-of 2025-03-10 --horizon 30 --name daily --holidays US" in commands["forecast"]
-    assert commands["publish_forecasts"].endswith("--run-key 2025-03-10-daily")
+    conf = {"demo_history_days": 800, "holidays": "US"}
+    commands = {t.task_id: render_task(t, RUNS[run], conf)["bash_command"] for t in dag.tasks}
+    assert f"--until {day} --since 2022-12-31" in commands["produce_demo_data"]
     assert commands["produce_demo_data"].startswith("if [ 800 -gt 0 ]; then")
+    assert f"--as-of {day} --horizon 30 --name daily --max-staleness-days 7 --holidays US" in commands["forecast"]
+    assert commands["publish_forecasts"].endswith(f"--run-key {day}-daily")
+
+
+def test_retail_pipeline_schedule_runs_on_the_day_that_ended(dagbag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    assert isinstance(dagbag.dags["retail_pipeline"].timetable, CronDataIntervalTimetable)
+
+
+def test_stale_override_reaches_the_forecast(dagbag, connections):
+    task = dagbag.dags["retail_pipeline"].get_task("forecast")
+    command = render_task(task, RUNS["scheduled"], {"allow_stale": True, "max_staleness_days": 30})["bash_command"]
+    assert "--max-staleness-days 30 --allow-stale" in command

@@ -1,47 +1,103 @@
-"""The e2e tier (Airflow env): the local stack plus a private database, topic and AIRFLOW_HOME per session."""
+"""The e2e tier: the operator's path. MariaDB, the broker and MLflow of the local stack, plus an
+Airflow standalone of this session's own (API server, scheduler, LocalExecutor, DAG processor)
+started by the same code as `make up`, whose tasks write to a private database, topics and
+checkpoints. Runs are triggered through the REST API and followed to the end, as an operator
+would in the UI."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from common.airflow_env import PIPELINE_PYTHON, airflow_environment
-from common.settings import load_settings
+from common.settings import SECRET_FIELDS, load_settings
+from jobs.trigger import AirflowClient, task_output
 
 REPO = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 900
 
 
 def pipeline(*args):
-    """Run a pipeline-env job (the Airflow env has no MySQL or Kafka client, by design)."""
-    result = subprocess.run([str(PIPELINE_PYTHON), "-m", *args], capture_output=True, text=True, cwd=REPO, timeout=300)
+    """Run a pipeline job as a subprocess with this session's environment."""
+    result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=REPO, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def airflow_home():
-    home = Path(os.environ["AIRFLOW_HOME"])  # set by tests/conftest.py before Airflow was imported
-    # a fresh database: stream ledgers and counted events of earlier sessions must not leak in
-    database = os.environ["RP_MYSQL_DATABASE"] = f"retail_e2e_{os.getpid()}"
-    pipeline("jobs.stack", "up", "--services", "mariadb,kafka,mlflow")
-    settings = load_settings()
-    os.environ.update(airflow_environment(settings, home))
-    migrate = subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"], capture_output=True, text=True, timeout=600
-    )
-    assert migrate.returncode == 0, migrate.stderr[-2000:]
-    yield home
-    pipeline("jobs.migrate", "--drop-database", database)
+def operator_stack(tmp_path_factory):
+    from jobs import stack
+    from jobs.migrate import apply_migrations, drop_database, ensure_users
+    from streaming.topics import ensure_topics
+
+    shared = stack.ensure_credentials(load_settings())
+    services = stack.build_services(shared)
+    for name in ("mariadb", "kafka", "mlflow"):
+        stack.start_service(shared, services[name])
+    state = tmp_path_factory.mktemp("operator_stack")
+    tag = f"e2e{os.getpid()}"
+    overrides = {
+        "RP_STATE_DIR": str(state),
+        "RP_AIRFLOW_PORT": str(free_port()),
+        "RP_MYSQL_DATABASE": f"retail_{tag}",
+        "RP_CHECKPOINT_ROOT": str(state / "checkpoints"),
+        # the MySQL secrets of the shared stack (the private state folder holds only Airflow's)
+        **{f"RP_{name.upper()}": getattr(shared, name) for name in SECRET_FIELDS if name.startswith("mysql")},
+        **{f"RP_TOPIC_{key.upper()}": f"{tag}_{topic}" for key, topic in shared.topics.items()},
+    }
+    os.environ.update(overrides)  # the private Airflow, and every task it runs, inherit these
+    settings = stack.ensure_credentials(load_settings())
+    apply_migrations(settings, log=lambda message: None)
+    ensure_users(settings)
+    ensure_topics(settings)
+    stack.start_service(settings, stack.build_services(settings)["airflow"])
+    yield settings
+    stack.stop_service(settings, "airflow")
+    drop_database(settings)
 
 
-@pytest.fixture
-def own_topic(airflow_home, monkeypatch, request):
-    """Topics and a checkpoint folder of this test's own (tasks read them from the env)."""
-    name = f"e2e_{request.node.name[:30]}_{os.getpid()}"
-    monkeypatch.setenv("RP_TOPIC_TRANSACTIONS", name)
-    monkeypatch.setenv("RP_TOPIC_RETAIL_AGGREGATED", f"{name}_aggregated")
-    monkeypatch.setenv("RP_TOPIC_FORECASTS", f"{name}_forecasts")
-    monkeypatch.setenv("RP_CHECKPOINT_ROOT", str(airflow_home / "checkpoints" / name))
-    return name
+@pytest.fixture(scope="session")
+def airflow(operator_stack):
+    return AirflowClient.for_stack(operator_stack)
+
+
+def yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def finish_all_runs(airflow: AirflowClient, dag_id: str, expect_scheduled: bool) -> list[dict]:
+    """Wait until the DAG has no unfinished run (and, when expected, its scheduled run exists); the runs."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        runs = airflow.runs(dag_id)
+        scheduled = any(r["run_type"] == "scheduled" for r in runs)
+        if all(r["state"] in ("success", "failed") for r in runs) and (scheduled or not expect_scheduled):
+            return runs
+        time.sleep(3)
+    raise AssertionError(f"{dag_id} runs not finished after {RUN_TIMEOUT}s: {airflow.runs(dag_id)}")
+
+
+def failed_tasks(airflow: AirflowClient, dag_id: str, runs: list[dict]) -> dict:
+    """Task states of the runs that did not succeed, with their log tails, for assertion messages."""
+    failed = {}
+    for run in runs:
+        if run["state"] != "success":
+            for ti in airflow.task_instances(dag_id, run["dag_run_id"]):
+                if ti["state"] != "success" and ti["try_number"]:
+                    log = task_output(airflow.task_log(dag_id, run["dag_run_id"], ti["task_id"], ti["try_number"]))
+                    failed[(run["dag_run_id"], ti["task_id"])] = (ti["state"], log[-15:])
+    return failed

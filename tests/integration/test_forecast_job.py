@@ -29,6 +29,10 @@ def seed_daily_sales(settings):
     conn.close()
 
 
+def run_forecast(*args):
+    return subprocess.run([sys.executable, "-m", "jobs.forecast", *args], capture_output=True, text=True, timeout=600)
+
+
 def forecast():
     result = subprocess.run(
         [
@@ -89,3 +93,31 @@ def test_forecast_run_is_complete_idempotent_and_tracked(private_db):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.json", "per_series_metrics.csv", "plots"} <= artifacts
     assert len(client.list_artifacts(run.info.run_id, "plots")) == 2
+
+
+def test_stale_input_stops_the_forecast_unless_overridden_and_then_it_is_recorded(private_db):
+    settings = private_db
+    seed_daily_sales(settings)
+    late = AS_OF + timedelta(days=30)
+    small = ["--as-of", str(late), "--horizon", "7", "--uncertainty-samples", "50", "--max-series", "1"]
+    small += ["--sequential", "--plots", "0", "--name", "stale"]
+
+    refused = run_forecast(*small)
+    assert refused.returncode == 3, refused.stderr[-2000:]
+    assert refused.stderr.strip() == (
+        "error: newest sales 2024-04-29 are 30 days older than as-of 2024-05-29 (limit 7 days): the input has"
+        " stopped arriving or the as-of day is wrong; pass --allow-stale to run anyway with a recorded warning"
+    )
+    assert query(settings, "SELECT COUNT(*) FROM forecast_runs")[0][0] == 0
+
+    assert run_forecast(*small, "--max-staleness-days", "30").returncode == 0  # a wider limit: fresh enough
+    overridden = run_forecast(*small, "--allow-stale")
+    assert overridden.returncode == 0, overridden.stderr[-2000:]
+    assert "warning: newest sales 2024-04-29 are 30 days older" in overridden.stdout
+    ((newest, warning, run_id),) = query(settings, "SELECT newest_input, warning, mlflow_run_id FROM forecast_runs")
+    assert newest == AS_OF and warning.startswith("newest sales 2024-04-29 are 30 days older")
+
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(settings.mlflow_tracking_uri).get_run(run_id)
+    assert run.data.tags["warning"] == warning and run.data.metrics["input_age_days"] == 30
