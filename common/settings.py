@@ -39,6 +39,8 @@ class Settings:
     mysql_writer_password: str = ""
     mysql_reader_user: str = "powerbi_reader"
     mysql_reader_password: str = ""
+    mysql_user_host: str = "127.0.0.1"  # the host the stack's users connect from (docker: its network)
+    mysql_retry_seconds: int = 120  # a stream batch retries its transaction this long while MySQL is down
     # Kafka-protocol broker
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_partitions: int = 2
@@ -94,6 +96,7 @@ _PROFILE_DEFAULTS: dict[str, dict] = {
     "docker": {
         "mysql_host": "mysql",
         "mysql_port": 3306,
+        "mysql_user_host": "%",  # containers connect from the compose network's addresses
         "kafka_bootstrap": "kafka:9092",
         "kafka_source_format": "kafka",
         "mlflow_tracking_uri": "http://mlflow:5000",

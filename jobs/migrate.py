@@ -1,9 +1,12 @@
 """Create the database, apply ordered migrations from sql/migrations, and (re)create the users.
 
 Safe to re-run: applied migrations are recorded in `schema_migrations` with a checksum, and an
-applied file that was edited afterwards is an error (add a new migration instead). Users are
-`pipeline_writer` (DML on the database's tables, temporary staging tables) and `powerbi_reader`
-(SELECT only), with passwords from RP_MYSQL_WRITER_PASSWORD / RP_MYSQL_READER_PASSWORD.
+applied file that was edited afterwards is an error (add a new migration instead). Users, bound
+to RP_MYSQL_USER_HOST (default 127.0.0.1): `pipeline_writer` (DML on each pipeline table, nothing
+on schema_migrations; temporary staging tables) and `powerbi_reader` (SELECT on the tables and
+views, not on raw quarantined payloads: it reads v_quarantine_reasons), passwords from
+RP_MYSQL_WRITER_PASSWORD / RP_MYSQL_READER_PASSWORD. The role `retail_operator` may read
+everything; grant it to an operator's own account.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import mysql.connector
 
 from common.db import connect, transaction
 from common.settings import REPO_ROOT, Settings, load_settings
@@ -107,26 +112,55 @@ def apply_migrations(settings: Settings, migrations: list[Migration] | None = No
     return applied_now
 
 
+# Tables the analysts' account may not read: raw payloads of rejected records (analysts read the
+# reasons through v_quarantine_reasons), and the pipeline's own bookkeeping.
+READER_EXCLUDED = {"quarantined_events", "schema_migrations", "sales_counted_events"}
+OPERATOR_ROLE = "retail_operator"  # SELECT on everything, payloads included: grant it to operators' accounts
+
+
 def ensure_users(settings: Settings) -> None:
-    """Create or update the writer and reader users with least privilege."""
-    db = _ident(settings.mysql_database)
-    grants = {
-        "writer": f"SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES ON {db}.*",
-        "reader": f"SELECT ON {db}.*",
-    }
+    """Create or update the writer and reader users with least privilege, bound to the stack's host:
+    the writer gets DML on each table it writes (nothing on schema_migrations) and temporary
+    tables; the reader SELECT on each table and view but the excluded ones; the operator role
+    SELECT on all of them."""
+    db, host = _ident(settings.mysql_database), settings.mysql_user_host
     conn = connect(settings, "admin", database=False)
     try:
-        with transaction(conn) as cur:
-            for role, grant in grants.items():
-                user = _ident(getattr(settings, f"mysql_{role}_user"))
-                password = getattr(settings, f"mysql_{role}_password")
-                if not password:
-                    raise ValueError(f"RP_MYSQL_{role.upper()}_PASSWORD is not set; refusing to create {user}")
-                cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY %s", (password,))
-                cur.execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY %s", (password,))
-                cur.execute(f"GRANT {grant} TO '{user}'@'%'")
+        cur = conn.cursor()
+        cur.execute("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = %s", (db,))
+        objects = {name: kind for name, kind in cur.fetchall()}
+        tables = sorted(n for n, kind in objects.items() if kind == "BASE TABLE" and n != "schema_migrations")
+        grants = {
+            "writer": [f"GRANT SELECT, INSERT, UPDATE, DELETE ON {db}.{_ident(t)}" for t in tables]
+            + [f"GRANT CREATE TEMPORARY TABLES ON {db}.*"],
+            "reader": [f"GRANT SELECT ON {db}.{_ident(n)}" for n in sorted(objects) if n not in READER_EXCLUDED],
+        }
+        for role, statements in grants.items():
+            user = _ident(getattr(settings, f"mysql_{role}_user"))
+            password = getattr(settings, f"mysql_{role}_password")
+            if not password:
+                raise ValueError(f"RP_MYSQL_{role.upper()}_PASSWORD is not set; refusing to create {user}")
+            if host != "%":  # earlier versions created the users for any host
+                cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY %s", (password,))
+            cur.execute(f"ALTER USER '{user}'@'{host}' IDENTIFIED BY %s", (password,))
+            _revoke_database_grant(cur, f"'{user}'@'{host}'", db)
+            for statement in statements:
+                cur.execute(f"{statement} TO '{user}'@'{host}'")
+        cur.execute(f"CREATE ROLE IF NOT EXISTS {OPERATOR_ROLE}")
+        cur.execute(f"GRANT SELECT ON {db}.* TO {OPERATOR_ROLE}")
+        conn.commit()
     finally:
         conn.close()
+
+
+def _revoke_database_grant(cur, account: str, db: str) -> None:
+    """Drop a database-wide grant of earlier versions (table grants replace it)."""
+    try:
+        cur.execute(f"REVOKE ALL PRIVILEGES ON {db}.* FROM {account}")
+    except mysql.connector.Error as exc:
+        if exc.errno != 1141:  # there was no such grant
+            raise
 
 
 def drop_database(settings: Settings) -> None:

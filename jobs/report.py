@@ -20,7 +20,7 @@ from streaming.contracts import CONTRACTS
 
 def collect(settings) -> dict:
     tables = {c.table: query(settings, f"SELECT COUNT(*) FROM {c.table}")[0][0] for c in CONTRACTS.values()}
-    reasons = dict(query(settings, "SELECT reason_code, COUNT(*) FROM quarantined_events GROUP BY reason_code"))
+    reasons = dict(query(settings, "SELECT reason_code, COUNT(*) FROM v_quarantine_reasons GROUP BY reason_code"))
     batches = query(
         settings,
         "SELECT query_name, COUNT(*), SUM(rows_in), SUM(rows_written), SUM(rows_quarantined),"

@@ -35,7 +35,10 @@ SALES_QUERY = "sales_aggregation"
 QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION}
 DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-DATA_LOSS = re.compile(r"DataLossError: (.+)")  # the exception line, not the traceback's `raise DataLossError(`
+# the exception lines of errors raised in the source or a batch, not the traceback's `raise ...(`
+DATA_LOSS = re.compile(r"DataLossError: (.+)")
+BROKER_DOWN = re.compile(r"BrokerUnavailable: (.+)")
+KAFKA_HINT = "start the stack with `make up`, or check RP_KAFKA_BOOTSTRAP"
 
 
 def command(query: str, topic: str, name: str, checkpoint, *extra: str) -> list[str]:
@@ -75,7 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="if the topic lost data the checkpoint already passed, resume from what it holds",
     )
     parser.add_argument("--topic", help="read this topic instead of the contract's configured one")
-    parser.add_argument("--name", help="query name, the key of its batches in stream_batches (default: QUERY)")
+    parser.add_argument(
+        "--name",
+        help="query name, the key of its batches in stream_batches and its checkpoint folder"
+        " (default: QUERY, or QUERY-TOPIC with --topic)",
+    )
     parser.add_argument(
         "--lateness", default="3d", help="sales_aggregation: allowed event-time lateness, e.g. 3d or 12h (default 3d)"
     )
@@ -167,14 +174,18 @@ def run(args: argparse.Namespace) -> int:
 
     from streaming.sales import SalesAggregation
     from streaming.spark import get_spark, read_topic
-    from streaming.topics import ensure_topics
+    from streaming.topics import broker_reachable, ensure_topics
     from streaming.validate import validate_events
 
     settings = load_settings()
     sales = args.query == SALES_QUERY
     contract = QUERY_CONTRACTS[args.query]
-    topic = args.topic or settings.topics[contract.topic]
-    name = args.name or args.query
+    configured = settings.topics[contract.topic]
+    topic = args.topic or configured
+    # a query name owns one checkpoint and one ledger, so another topic gets a name of its own
+    name = args.name or (args.query if topic == configured else f"{args.query}-{topic}")
+    if not broker_reachable(settings.kafka_bootstrap):
+        return fail(f"no Kafka broker answers at {settings.kafka_bootstrap}; {KAFKA_HINT}", 4)
     checkpoint = Path(args.checkpoint or Path(settings.checkpoint_root) / name)
     max_rows = args.max_rows_per_trigger or settings.max_rows_per_trigger
     orphaned = orphaned_ledger(settings, name, checkpoint)
@@ -199,6 +210,11 @@ def run(args: argparse.Namespace) -> int:
         )
     progress = Progress(mlflow.log_metrics if mlflow_run else None)
     spark = get_spark(settings, f"stream-{args.query}")
+    # a failed query is reported by this job in one line (below); not again as a JVM stack trace
+    log4j = spark._jvm.org.apache.logging.log4j
+    for logger in ("org.apache.spark.sql.execution.streaming", "org.apache.spark.executor.Executor",
+                   "org.apache.spark.scheduler.TaskSetManager"):  # fmt: skip
+        log4j.core.config.Configurator.setLevel(logger, log4j.Level.OFF)
     ensure_topics(settings, [settings.topic_dead_letter] + ([settings.topic_retail_aggregated] if sales else []))
     if sales:
         handler = SalesAggregation(settings, args.lateness, on_batch=progress, query_name=name)
@@ -223,8 +239,11 @@ def run(args: argparse.Namespace) -> int:
     except StreamingQueryException as exc:
         message = str(exc)
         data_loss, mysql_down = DATA_LOSS.search(message), MYSQL_DOWN.search(message)
+        broker_down = BROKER_DOWN.search(message)
         if data_loss:
             code = fail(data_loss.group(1), 3)
+        elif broker_down:
+            code = fail(f"{broker_down.group(1)}; {KAFKA_HINT}", 4)
         elif mysql_down:
             code = fail(f"cannot reach MySQL: {mysql_down.group(1)}; {MYSQL_HINT}", 4)
         else:

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 KINDS = ("string", "int", "float", "timestamp")
+# The rules below are also compiled to Spark column expressions (streaming/validate.py); a test
+# checks that both give every hostile input the same reason code.
+# Timestamps: ISO-8601 extended form only; the zone (Z or +-HH:MM) converts to UTC, none means UTC.
+ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
+_ISO_TIMESTAMP = re.compile(ISO_TIMESTAMP)
+YEARS = (1990, 2100)  # event times outside these years are out_of_range
+MAX_FUTURE_SKEW = timedelta(days=1)  # event times later than now + this are out_of_range
+INT64 = (-(2**63), 2**63 - 1)  # integers beyond 64 bits are wrong_type (no column can hold them)
 # Columns every raw table carries besides the contract's fields: where the row came from.
 SOURCE_COLUMNS = (
     ("kafka_topic", "VARCHAR(128) NOT NULL"),
@@ -44,14 +53,16 @@ class Field:
     max_len: int = 64
     doc: str = ""
 
-    def check(self, value: Any) -> Any:
-        """Return the value converted to its Python type, or raise ContractError."""
+    def check(self, value: Any, now: datetime | None = None) -> Any:
+        """Return the value converted to its Python type, or raise ContractError. ``now`` (naive
+        UTC) bounds timestamps: later than now + MAX_FUTURE_SKEW is out_of_range."""
         if value is None:
             if self.required:
                 raise ContractError("missing_field", self.name)
             return None
-        checker = _CHECKERS[self.kind]
-        converted = checker(self, value)
+        converted = _CHECKERS[self.kind](self, value)
+        if self.kind == "timestamp" and converted > (now or _utcnow()) + MAX_FUTURE_SKEW:
+            raise ContractError("out_of_range", f"{self.name}={value!r} is more than {MAX_FUTURE_SKEW} in the future")
         if self.min is not None and converted < self.min or self.max is not None and converted > self.max:
             raise ContractError("out_of_range", f"{self.name}={value!r} not in [{self.min}, {self.max}]")
         if self.choices is not None and converted not in self.choices:
@@ -82,8 +93,8 @@ def _check_string(f: Field, value: Any) -> str:
 
 
 def _check_int(f: Field, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _wrong_type(f, value, "integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not INT64[0] <= value <= INT64[1]:
+        raise _wrong_type(f, value, "64-bit integer")
     return value
 
 
@@ -99,14 +110,24 @@ def _check_timestamp(f: Field, value: Any) -> datetime:
     if not isinstance(value, str):
         raise _wrong_type(f, value, "ISO-8601 timestamp string")
     try:
+        if not _ISO_TIMESTAMP.match(value):
+            raise ValueError(value)
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ContractError("wrong_type", f"{f.name}={value!r} is not an ISO-8601 timestamp") from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    if not 1990 <= parsed.year <= 2100:
-        raise ContractError("out_of_range", f"{f.name}={value!r} outside years 1990-2100")
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise ContractError("out_of_range", f"{f.name}={value!r} outside years {YEARS[0]}-{YEARS[1]}")
     return parsed
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
 
 
 _CHECKERS = {"string": _check_string, "int": _check_int, "float": _check_float, "timestamp": _check_timestamp}
@@ -132,12 +153,12 @@ class Contract:
         return [f.name for f in self.all_fields]
 
     # -- JSON -------------------------------------------------------------------------------------
-    def parse(self, payload: bytes | str | None) -> dict:
+    def parse(self, payload: bytes | str | None, now: datetime | None = None) -> dict:
         """Decode and validate one message value; raise ContractError with the reason."""
         if payload is None:
             raise ContractError("bad_json", "empty message value")
         try:
-            obj = json.loads(payload)
+            obj = json.loads(payload, parse_constant=_reject_constant)  # NaN / Infinity are not JSON
         except (ValueError, UnicodeDecodeError) as exc:
             raise ContractError("bad_json", str(exc)[:200]) from None
         if not isinstance(obj, dict):
@@ -145,12 +166,15 @@ class Contract:
         event_type = obj.get("event_type")
         if event_type != self.event_type:
             raise ContractError("unknown_event_type", f"{event_type!r} (expected {self.event_type!r})")
-        return {f.name: f.check(obj.get(f.name)) for f in self.all_fields}
+        now = now or _utcnow()
+        return {f.name: f.check(obj.get(f.name), now) for f in self.all_fields}
 
-    def validate(self, payload: bytes | str | None) -> tuple[dict | None, ContractError | None]:
+    def validate(
+        self, payload: bytes | str | None, now: datetime | None = None
+    ) -> tuple[dict | None, ContractError | None]:
         """Like parse, but return ``(record, None)`` or ``(None, error)`` instead of raising."""
         try:
-            return self.parse(payload), None
+            return self.parse(payload, now), None
         except ContractError as exc:
             return None, exc
 

@@ -45,19 +45,39 @@ def malform(contract: Contract, record: dict, kind: str) -> bytes:
 @dataclass
 class ProduceSummary:
     topic: str
-    sent: int
+    sent: int  # acknowledged by the broker (acks=all)
     malformed: int
     elapsed_s: float
+    failed: int = 0  # not acknowledged: never counted as sent
+    first_error: str = ""
 
     @property
     def rate(self) -> float:
         return self.sent / self.elapsed_s if self.elapsed_s else 0.0
 
     def line(self) -> str:
-        return (
+        text = (
             f"{self.topic}: sent {self.sent:,} messages ({self.malformed:,} deliberately malformed) "
             f"in {self.elapsed_s:.1f}s, {self.rate:,.0f} msg/s"
         )
+        if self.failed:
+            text += f"; {self.failed:,} FAILED (first error: {self.first_error})"
+        return text
+
+
+class _Deliveries:
+    """Delivery reports of librdkafka: every message is acknowledged or counted as failed."""
+
+    def __init__(self):
+        self.ok = self.failed = 0
+        self.first_error = ""
+
+    def __call__(self, error, message) -> None:
+        if error is None:
+            self.ok += 1
+        else:
+            self.failed += 1
+            self.first_error = self.first_error or str(error)
 
 
 def produce(
@@ -70,41 +90,60 @@ def produce(
     malformed_fraction: float = 0.0,
     seed: int = 7,
     progress: bool = True,
+    timeout_s: float = 60.0,
 ) -> ProduceSummary:
-    """Send records (at most ``limit``) to ``topic``; ``rate`` in messages/s, None = as fast as possible."""
-    from kafka import KafkaProducer
+    """Send records (at most ``limit``) to ``topic``; ``rate`` in messages/s, None = as fast as
+    possible. librdkafka batches and sends; each message counts as sent only once the broker has
+    acknowledged it (acks=all), otherwise as failed with its error (after ``timeout_s``)."""
+    from confluent_kafka import Producer
     from tqdm import tqdm
 
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        linger_ms=20,
-        batch_size=256 * 1024,
-        acks="all",
-        retries=5,
-        max_in_flight_requests_per_connection=1,
+    deliveries = _Deliveries()
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 200_000,
+            "message.timeout.ms": int(timeout_s * 1000),
+            "retries": 5,
+        }
     )
     chooser = random.Random(seed)
     bar = tqdm(total=limit, unit="msg", disable=not progress, file=sys.stderr, mininterval=0.5)
-    sent = malformed = 0
+    queued = malformed = 0
     started = time.monotonic()
     try:
         for record in records:
-            if limit is not None and sent >= limit:
+            if limit is not None and queued >= limit:
                 break
             if malformed_fraction and chooser.random() < malformed_fraction:
                 value = malform(contract, record, MALFORMED_KINDS[malformed % len(MALFORMED_KINDS)])
                 malformed += 1
             else:
                 value = contract.serialize(record)
-            producer.send(topic, key=contract.key(record), value=value)
-            sent += 1
-            bar.update(1)
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=contract.key(record), on_delivery=deliveries)
+                    break
+                except BufferError:  # the local queue is full: let librdkafka deliver some first
+                    producer.poll(0.1)
+            queued += 1
+            if queued % 1000 == 0:
+                producer.poll(0)
+                bar.update(1000)
             if rate:
-                ahead = sent / rate - (time.monotonic() - started)
+                ahead = queued / rate - (time.monotonic() - started)
                 if ahead > 0:
                     time.sleep(ahead)
-        producer.flush()
+        undelivered = producer.flush(timeout_s)
     finally:
-        producer.close()
+        bar.update(queued % 1000)
         bar.close()
-    return ProduceSummary(topic, sent, malformed, time.monotonic() - started)
+    deliveries.failed += undelivered
+    if undelivered and not deliveries.first_error:
+        deliveries.first_error = f"{undelivered} message(s) not acknowledged within {timeout_s:.0f}s"
+    return ProduceSummary(
+        topic, deliveries.ok, malformed, time.monotonic() - started, deliveries.failed, deliveries.first_error
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from common.settings import Settings
 from streaming.contracts import CONTRACTS, Contract
-from streaming.sinks import BatchResult, MySQLBatchSink, TopicPublisher, dead_letter_messages
+from streaming.sinks import BatchResult, MySQLBatchSink, TopicPublisher, dead_letter_messages, offset_ranges
 
 QUERIES: dict[str, Contract] = {c.table: c for c in CONTRACTS.values()}
 
@@ -70,12 +70,16 @@ class RawIngest:
 
     def __call__(self, batch_df, batch_id: int) -> None:
         started = time.time()
-        rows, quarantined, _ = split_validated(batch_df.toArrow())
+        table = batch_df.toArrow()
+        rows, quarantined, _ = split_validated(table)
+        positions = table.group_by(["kafka_topic", "kafka_partition"]).aggregate(
+            [("kafka_offset", "min"), ("kafka_offset", "max")]
+        )
         # dead letters go out on every attempt (consumers dedupe by key); then the one transaction
         self.publisher.publish(
             self.settings.topic_dead_letter, dead_letter_messages(quarantined), self.query_name, batch_id
         )
-        self.on_batch(self.sink.write(batch_id, rows, quarantined, started))
+        self.on_batch(self.sink.write(batch_id, rows, quarantined, started, offset_ranges(positions.to_pylist())))
 
     def close(self) -> None:
         self.sink.close()

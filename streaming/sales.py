@@ -5,9 +5,12 @@ Spark work; :class:`SalesAggregation` is the ``foreachBatch`` body that commits 
 exactly once:
 
 * Invalid records go to the dead-letter topic and ``quarantined_events`` (as in raw ingestion).
-* Event-time watermark: the newest event time of the committed batches minus the allowed lateness.
-  Rows older than it are *late*: not added to the aggregates, counted in ``stream_batches.late_rows``
-  and quarantined with reason ``late_event``, so they never silently disappear.
+* Event-time watermark: the newest event time of the committed batches minus the allowed lateness,
+  in UTC whatever the host's time zone. A batch's newest event time is capped at the moment the
+  batch ran (events later than that by more than the contract's skew are rejected as
+  out_of_range), so one future-dated event cannot freeze the aggregation. Rows older than the
+  watermark are *late*: not added to the aggregates, counted in ``stream_batches.late_rows`` and
+  quarantined with reason ``late_event``, so they never silently disappear.
 * Each on-time event is counted once: ids already counted (kept in ``sales_counted_events`` while
   younger than the watermark) are skipped, so re-sent events do not double the totals.
 * Totals are added to ``daily_sales`` in the batch's ledger transaction; the new totals of every
@@ -27,7 +30,15 @@ from pyspark.sql import functions as F
 from common.settings import Settings
 from streaming.contracts import TRANSACTION
 from streaming.raw_ingest import quarantine_records
-from streaming.sinks import BatchCounts, BatchResult, MySQLBatchSink, TopicPublisher, dead_letter_messages
+from streaming.sinks import (
+    BatchCounts,
+    BatchResult,
+    MySQLBatchSink,
+    TopicPublisher,
+    dead_letter_messages,
+    offset_ranges,
+    utc,
+)
 
 QUERY = "sales_aggregation"
 AGGREGATE_COLUMNS = ["sale_date", "store_id", "item_id", "units", "revenue", "sale_lines"]
@@ -40,9 +51,15 @@ def watermark(max_event_time: datetime | None, lateness: timedelta) -> datetime 
 
 
 def mark_late(valid: DataFrame, mark: datetime | None) -> DataFrame:
-    """Add ``is_late``: event_time strictly before the watermark."""
-    late = F.lit(False) if mark is None else F.col("event_time") < F.lit(mark).cast("timestamp_ntz")
+    """Add ``is_late``: event_time strictly before the watermark (naive UTC; the literal goes in as
+    text, so no time zone, the host's or the session's, can shift it)."""
+    late = F.lit(False) if mark is None else F.col("event_time") < F.lit(mark.isoformat()).cast("timestamp_ntz")
     return valid.withColumn("is_late", late)
+
+
+def watermark_base(newest: datetime | None, batch_time: datetime) -> datetime | None:
+    """What a batch contributes to the watermark: its newest event time, never beyond when it ran."""
+    return None if newest is None else min(newest, batch_time)
 
 
 def sale_lines(on_time: DataFrame) -> DataFrame:
@@ -83,11 +100,18 @@ class SalesAggregation:
         started = time.time()
         batch = batch_df.persist()
         try:
-            self.on_batch(self.sink.commit(batch_id, started, lambda cur: self._work(cur, batch, batch_id)))
+            offsets = offset_ranges(
+                batch.groupBy("kafka_topic", "kafka_partition")
+                .agg(F.min("kafka_offset"), F.max("kafka_offset"))
+                .toArrow()
+                .to_pylist()
+            )
+            work = lambda cur: self._work(cur, batch, batch_id, started)  # noqa: E731
+            self.on_batch(self.sink.commit(batch_id, started, work, offsets))
         finally:
             batch.unpersist()
 
-    def _work(self, cur, batch: DataFrame, batch_id: int) -> BatchCounts:
+    def _work(self, cur, batch: DataFrame, batch_id: int, started: float) -> BatchCounts:
         mark = watermark(self.sink.last_event_time(cur), self.lateness)
         # three Spark actions on the persisted batch: rejects, the valid rows' keys, the aggregates
         bad = quarantine_records(batch.filter(F.col("reason_code").isNotNull()).toArrow().to_pylist())
@@ -105,7 +129,7 @@ class SalesAggregation:
             seen = batch.sparkSession.createDataFrame([(i,) for i in counted], "event_id string")
             lines = lines.join(seen, "event_id", "left_anti")
         totals = [tuple(r.values()) for r in daily_aggregates(lines).toArrow().to_pylist()]
-        newest = max((k["event_time"] for k in keys), default=None)
+        newest = watermark_base(max((k["event_time"] for k in keys), default=None), utc(started))
         self.sink.upsert(
             cur, "daily_sales", AGGREGATE_COLUMNS, AGGREGATE_COLUMNS[:3], totals, add=AGGREGATE_COLUMNS[3:]
         )

@@ -27,6 +27,8 @@ import mysql.connector
 from common.db import connect, transaction
 from common.settings import Settings
 
+# connection refused / server gone / lost during a query: worth retrying the batch's transaction
+CONNECTION_LOST = {2003, 2006, 2013, 2055}
 QUARANTINE_COLUMNS = (
     "source_topic",
     "source_partition",
@@ -143,32 +145,59 @@ class MySQLBatchSink:
         cur.execute("SELECT MAX(max_event_time) FROM stream_batches WHERE query_name = %s", (self.query_name,))
         return cur.fetchone()[0]
 
-    def commit(self, batch_id: int, started: float, work: Callable[[object], BatchCounts]) -> BatchResult:
-        """Run ``work(cursor)`` and record the batch in one transaction; a replayed batch is a no-op."""
+    def commit(
+        self, batch_id: int, started: float, work: Callable[[object], BatchCounts], offsets: dict | None = None
+    ) -> BatchResult:
+        """Run ``work(cursor)`` and record the batch in one transaction; a replayed batch (same id,
+        same Kafka offsets) is a no-op. MySQL unreachable: the whole transaction is retried, with
+        backoff, for up to ``settings.mysql_retry_seconds``."""
+        deadline = time.monotonic() + self.settings.mysql_retry_seconds
+        pause = 1.0
+        while True:
+            try:
+                return self._commit_once(batch_id, started, work, offsets)
+            except (mysql.connector.errors.InterfaceError, mysql.connector.errors.OperationalError) as exc:
+                if getattr(exc, "errno", None) not in CONNECTION_LOST or time.monotonic() + pause > deadline:
+                    raise
+                print(f"batch {batch_id}: MySQL unreachable ({exc.msg}); retrying in {pause:.0f}s", flush=True)
+                self.close()
+                time.sleep(pause)
+                pause = min(pause * 2, 10.0)
+
+    def _commit_once(self, batch_id: int, started: float, work, offsets: dict | None) -> BatchResult:
         conn = self._connection()
         with transaction(conn) as cur:
             cur.execute(
-                "SELECT rows_in, rows_written, rows_quarantined, late_rows FROM stream_batches"
+                "SELECT rows_in, rows_written, rows_quarantined, late_rows, offsets FROM stream_batches"
                 " WHERE query_name = %s AND batch_id = %s FOR UPDATE",
                 (self.query_name, batch_id),
             )
             previous = cur.fetchone()
             if previous is not None:
+                recorded = json.loads(previous[4]) if previous[4] else None
+                if offsets is not None and recorded is not None and recorded != offsets:
+                    raise LedgerMismatch(
+                        f"batch {batch_id} of {self.query_name} was committed for offsets {recorded}, and now comes"
+                        f" with {offsets}: the checkpoint and the stream_batches ledger disagree (a checkpoint"
+                        " replaced or reused?); refusing to skip it as a replay"
+                    )
                 elapsed = int((time.time() - started) * 1000)
-                return BatchResult(batch_id, *previous, elapsed, replayed=True)
+                return BatchResult(batch_id, *previous[:4], elapsed, replayed=True)
             counts = work(cur)
             finished = time.time()
             duration_ms = int((finished - started) * 1000)
             cur.execute(
                 "INSERT INTO stream_batches (query_name, batch_id, rows_in, rows_written, rows_quarantined,"
-                " late_rows, duration_ms, started_at, finished_at, max_event_time)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (self.query_name, batch_id, *counts.row_counts, duration_ms, _utc(started), _utc(finished))
-                + (counts.max_event_time,),
+                " late_rows, duration_ms, started_at, finished_at, max_event_time, offsets)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (self.query_name, batch_id, *counts.row_counts, duration_ms, utc(started), utc(finished))
+                + (counts.max_event_time, None if offsets is None else json.dumps(offsets, sort_keys=True)),
             )
         return BatchResult(batch_id, *counts.row_counts, duration_ms, replayed=False)
 
-    def write(self, batch_id: int, rows: list[tuple], quarantined: list[dict], started: float) -> BatchResult:
+    def write(
+        self, batch_id: int, rows: list[tuple], quarantined: list[dict], started: float, offsets: dict | None = None
+    ) -> BatchResult:
         """Upsert rows (tuples in ``columns`` order) into ``table`` and quarantine the rejects."""
 
         def work(cur) -> BatchCounts:
@@ -176,7 +205,7 @@ class MySQLBatchSink:
             self.quarantine(cur, batch_id, quarantined)
             return BatchCounts(len(rows) + len(quarantined), written, len(quarantined))
 
-        return self.commit(batch_id, started, work)
+        return self.commit(batch_id, started, work, offsets)
 
     def load_temporary(self, cur, name: str, like: str, columns: list[str], rows: list[tuple]) -> None:
         """(Re)create temporary table ``name`` shaped like ``like`` and bulk-fill it with rows."""
@@ -217,8 +246,23 @@ class MySQLBatchSink:
         )
 
 
-def _utc(epoch: float) -> datetime:
+def utc(epoch: float) -> datetime:
+    """A time.time() value as naive UTC (how every DATETIME column is stored)."""
     return datetime.fromtimestamp(epoch, tz=UTC).replace(tzinfo=None)
+
+
+def offset_ranges(rows: list[dict]) -> dict[str, dict[str, list[int]]]:
+    """A batch's Kafka positions, ``{topic: {partition: [first, last]}}``, from grouped rows whose
+    values are (topic, partition, min offset, max offset) in that order."""
+    ranges: dict[str, dict[str, list[int]]] = {}
+    for row in rows:
+        topic, partition, first, last = row.values()
+        ranges.setdefault(topic, {})[str(partition)] = [int(first), int(last)]
+    return ranges
+
+
+class LedgerMismatch(RuntimeError):
+    """A batch id already committed for other Kafka offsets: taking it for a replay would skip data."""
 
 
 class TopicPublisher:

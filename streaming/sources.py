@@ -13,6 +13,7 @@ File formats (header decides; ``.csv``, ``.csv.gz`` or a ``.zip`` holding one CS
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -183,14 +184,25 @@ def read_sales_file(path: str | Path) -> pd.DataFrame:
     return out
 
 
+def content_id(path: Path) -> str:
+    """A short hash of a file's bytes: the same data under any name or path gives the same id, two
+    different files never share one."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
 def file_transactions(path: str | Path) -> Iterator[dict]:
-    """Rows of a sales file as transaction events; ids are the file name and line (replays match)."""
+    """Rows of a sales file as transaction events; ids are the file's content hash and the row
+    (a replay of the same file matches, rows of different files never collide)."""
     path = Path(path)
-    stem = path.name.split(".")[0][:20]
+    file_id = content_id(path)
     for n, row in enumerate(read_sales_file(path).itertuples(index=False)):
         yield {
-            "event_id": f"txn-{stem}-{n:09d}",
-            "txn_id": row.txn_id or f"{stem}-{n}",
+            "event_id": f"txn-f{file_id}-{n:09d}",
+            "txn_id": row.txn_id or f"f{file_id}-{n}",
             "event_time": datetime.combine(row.date, time(12, 0)),
             "store_id": int(row.store_id),
             "item_id": int(row.item_id),

@@ -21,6 +21,7 @@ def get_spark(settings: Settings, app_name: str = "retail_pulse"):
         .config("spark.default.parallelism", settings.spark_shuffle_partitions)
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.variant.allowDuplicateKeys", "true")  # the last key wins, as in Python's json
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")

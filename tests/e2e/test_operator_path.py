@@ -75,6 +75,6 @@ def test_transactions_ingest_triggered_and_scheduled_runs_land_every_message(ope
     messages = sum(true_end_offsets(consumer, settings.topic_transactions).values())
     consumer.close()
     raw = query(settings, "SELECT COUNT(*) FROM raw_transactions")[0][0]
-    bad = query(settings, "SELECT COUNT(*) FROM quarantined_events WHERE query_name = 'raw_transactions'")[0][0]
+    bad = query(settings, "SELECT COUNT(*) FROM v_quarantine_reasons WHERE query_name = 'raw_transactions'")[0][0]
     assert raw + bad == messages and messages >= 5000
     assert 0 < bad < 0.02 * messages  # 1% of the demo events are deliberately malformed

@@ -51,6 +51,48 @@ def test_writer_cannot_change_the_schema(settings):
         conn.close()
 
 
+def denied(settings, role: str, sql: str) -> bool:
+    conn = connect(settings, role)
+    try:
+        conn.cursor().execute(sql)
+        return False
+    except mysql.connector.Error as exc:
+        return exc.errno in (1142, 1143)  # command / column denied
+    finally:
+        conn.close()
+
+
+def test_least_privilege_per_table_and_host(settings):
+    # the writer keeps the migration ledger intact and cannot read the analysts' privilege out
+    assert denied(settings, "writer", "DELETE FROM schema_migrations")
+    assert denied(settings, "writer", "UPDATE schema_migrations SET checksum = ''")
+    assert not denied(settings, "writer", "SELECT COUNT(*) FROM quarantined_events")
+    # analysts read why records were rejected, never their raw payloads
+    assert denied(settings, "reader", "SELECT raw_value FROM quarantined_events")
+    assert query(settings, "SELECT COUNT(*) FROM v_quarantine_reasons", role="reader")[0][0] >= 0
+    assert denied(settings, "reader", "INSERT INTO daily_sales VALUES ('2024-01-01', 1, 1, 1, 1, 1, DEFAULT)")
+    hosts = query(
+        settings,
+        "SELECT user, host FROM mysql.user WHERE user IN (%s, %s)",
+        (settings.mysql_writer_user, settings.mysql_reader_user),
+        role="admin",
+    )
+    assert {h for _, h in hosts} == {settings.mysql_user_host} and len(hosts) == 2
+
+
+def test_a_replayed_batch_id_with_other_offsets_is_an_error_not_a_skip(settings):
+    from streaming.sinks import LedgerMismatch
+
+    name, prefix = f"sink_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
+    sink = MySQLBatchSink(settings, name, TRANSACTION.table, TRANSACTION.table_columns, ["event_id"])
+    covered = {"tx": {"0": [0, 9], "1": [0, 4]}}
+    sink.write(0, rows(prefix, 10), [], time.time(), covered)
+    assert sink.write(0, rows(prefix, 10), [], time.time(), covered).replayed  # a true replay: skipped
+    with pytest.raises(LedgerMismatch, match=r"committed for offsets .*'1': \[0, 4\].* now comes with"):
+        sink.write(0, rows(prefix, 10), [], time.time(), {"tx": {"0": [10, 19]}})
+    sink.close()
+
+
 def rows(prefix, n):
     return [
         (f"{prefix}-{i}", f"r{i}", datetime(2024, 1, 1, 12), 1, i + 1, 2, 3.5, None, "sink_test", 0, i)

@@ -41,7 +41,7 @@ def test_stream_adds_each_event_once_and_counts_late_rows(private_db, topic, tmp
     assert first.returncode == 0, first.stderr[-3000:]
 
     expected = generated_daily_sales(seed=11, stores=2, items=3, days=20)
-    quarantined = query(settings, "SELECT reason_code FROM quarantined_events")
+    quarantined = query(settings, "SELECT reason_code FROM quarantined_events", role="writer")
     assert len(quarantined) == sent.malformed > 0 and "late_event" not in {r[0] for r in quarantined}
     rows = {
         (d, s, i): u for d, s, i, u in query(settings, "SELECT sale_date, store_id, item_id, units FROM daily_sales")
@@ -64,7 +64,7 @@ def test_stream_adds_each_event_once_and_counts_late_rows(private_db, topic, tmp
         (d, s, i): u for d, s, i, u in query(settings, "SELECT sale_date, store_id, item_id, units FROM daily_sales")
     }
     assert after == rows  # nothing doubled, late rows not added
-    assert query(settings, "SELECT COUNT(*) FROM quarantined_events WHERE reason_code = 'late_event'")[0][0] == 2
+    assert query(settings, "SELECT COUNT(*) FROM v_quarantine_reasons WHERE reason_code = 'late_event'")[0][0] == 2
     batches = query(
         settings, "SELECT SUM(rows_in), SUM(late_rows) FROM stream_batches WHERE query_name = 'sales_aggregation'"
     )

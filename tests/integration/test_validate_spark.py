@@ -1,11 +1,13 @@
-"""validate_events as a pure DataFrame -> DataFrame function on the shared SparkSession."""
+"""validate_events (Spark column expressions) against Contract.validate (Python) on hostile input:
+the two are compiled from one contract, so every record must get the same verdict and reason."""
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from streaming.contracts import TRANSACTION
+from streaming.contracts import CONTRACTS, TRANSACTION
 from streaming.kafka_source import KAFKA_SCHEMA
 from streaming.raw_ingest import split_validated
 from streaming.validate import validate_events
@@ -16,11 +18,62 @@ GOOD = (
     b'{"event_type":"transaction","event_id":"e1","txn_id":"r1","event_time":"2024-05-01T09:30:00Z",'
     b'"store_id":2,"item_id":9,"quantity":3,"unit_price":1.25}'
 )
+NOW = datetime.now(UTC).replace(tzinfo=None)
+FIELD_VARIANTS = {  # values any field may be given by a hostile producer
+    "string": ["", "   ", "x" * 65, "x" * 5001, "'; DROP TABLE raw_transactions; --", "Ünïcødé ✓ 🛒", 7, None, True],
+    "int": [-1, 0, 1.0, 2.5, "3", True, None, 2**63, 2**63 - 1, -(2**64), [1], {"a": 1}, 10**20],
+    "float": [-0.01, 0, 1, 1e400, -1e400, "1.5", None, False, 12345678901234567890],
+    "timestamp": [
+        "2024-05-01T09:30:00+02:00", "2024-05-01 09:30", "2024-05-01", "20240501", "2024-13-01T00:00:00",
+        "1899-12-31T00:00:00", "2099-01-01T00:00:00", (NOW + timedelta(hours=12)).isoformat(),
+        (NOW + timedelta(days=2)).isoformat(), "yesterday", 1714555800, None, "2024-05-01T09:30:00.1234567",
+    ],
+}  # fmt: skip
 
 
 def kafka_rows(*values):
     ts = datetime(2024, 5, 1, 10)
     return [(b"k", v, "tx", 0, i, ts, 0) for i, v in enumerate(values)]
+
+
+def hostile_payloads(contract) -> list[bytes]:
+    good = {"event_type": contract.event_type}
+    for f in contract.all_fields:
+        sample = {"string": "abc", "int": 5, "float": 2.5, "timestamp": "2024-05-01T09:30:00"}[f.kind]
+        good[f.name] = f.choices[0] if f.choices else sample
+    payloads = [json.dumps(good).encode()]
+    for f in contract.all_fields:
+        for value in FIELD_VARIANTS[f.kind] + list(f.choices or ()) + ["not-a-choice"] * bool(f.choices):
+            payloads.append(json.dumps({**good, f.name: value}).encode())
+        payloads.append(json.dumps({k: v for k, v in good.items() if k != f.name}).encode())
+    text = json.dumps(good)
+    payloads += [
+        b"", b"{oops", b"[1, 2]", b'"just a string"', b"null", b"\xff\xfe" + text.encode(),
+        text.replace("}", ', "extra": NaN}').encode(), text.replace("}", ', "extra": Infinity}').encode(),
+        json.dumps({**good, "event_type": "mystery"}).encode(), json.dumps({**good, "event_type": 5}).encode(),
+        text[:-1].encode() + b', "event_id": "dup-last"}',  # duplicate key: the last wins
+        json.dumps({**good, "note": "x" * 1_000_000}).encode(),  # a 1 MB value: unknown keys are ignored
+    ]  # fmt: skip
+    return payloads
+
+
+@pytest.mark.parametrize("event_type", sorted(CONTRACTS))
+def test_spark_and_python_give_every_hostile_record_the_same_verdict(spark, event_type):
+    contract = CONTRACTS[event_type]
+    payloads = hostile_payloads(contract)
+    out = validate_events(spark.createDataFrame(kafka_rows(*payloads), KAFKA_SCHEMA), contract)
+    rows = sorted(out.collect(), key=lambda r: r["kafka_offset"])
+    assert len(rows) == len(payloads)
+    valid = 0
+    for payload, row in zip(payloads, rows, strict=True):
+        record, error = contract.validate(payload)
+        assert row["reason_code"] == (error.code if error else None), (payload[:200], row["reason"], error)
+        if record:
+            valid += 1
+            assert {name: row[name] for name in contract.field_names} == record, payload[:200]
+        else:
+            assert row["reason"].startswith(error.code) and row["event_id"] is None
+    assert 3 <= valid < len(payloads) // 2  # both outcomes are exercised
 
 
 def test_valid_and_invalid_rows_are_split_with_reasons(spark):

@@ -84,9 +84,19 @@ def test_file_events_are_valid_and_replay_identically(tmp_path):
     path = write(tmp_path / "train.csv", "date,store,item,sales\n2017-01-01,1,2,13\n2017-01-02,1,2,0\n")
     events = list(file_transactions(path))
     assert events == list(file_transactions(path))
-    assert [e["event_id"] for e in events] == ["txn-train-000000000", "txn-train-000000001"]
+    ids = [e["event_id"] for e in events]
+    assert ids[0].startswith("txn-f") and ids[0].endswith("-000000000") and ids[1].endswith("-000000001")
     for event in events:
         TRANSACTION.parse(TRANSACTION.serialize(event))
+
+
+def test_file_event_ids_never_collide_across_files_and_follow_the_content(tmp_path):
+    # same name prefix, same line numbers, different data: issue #9 saw these share ids
+    a = write(tmp_path / "store_item_demand_2024.csv", "date,store,item,sales\n2024-01-01,1,2,13\n")
+    b = write(tmp_path / "store_item_demand_2025.csv", "date,store,item,sales\n2025-01-01,1,2,13\n")
+    renamed = write(tmp_path / "copy_of_2024.csv", a.read_text())
+    ids = {path.name: [e["event_id"] for e in file_transactions(path)] for path in (a, b, renamed)}
+    assert ids[a.name] != ids[b.name] and ids[a.name] == ids[renamed.name]  # a renamed copy replays the same
 
 
 def test_daily_series_sums_lines_per_day():
