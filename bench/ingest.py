@@ -1,15 +1,20 @@
-"""Ingest benchmark: the same generated transactions through three paths, in one run.
+"""Ingest benchmark: the same generated transactions through every path, side by side, in one run.
 
-  1. raw consume   kafka-python, one consumer, assign + seek + json.loads (the ceiling)
-  2. naive         one consumer validating and inserting row by row, a commit per row
-                   (how the seed projects write to MySQL)
-  3. spark         python -m jobs.stream raw_transactions: Spark + validation + exactly-once sink,
-                   wall time from process start (JVM start included) to exit, and peak RSS of the
-                   job's whole process tree (driver JVM + Python workers)
+  1. kafka-python    one consumer, assign + seek + json.loads (the reference client)
+  2. librdkafka      confluent-kafka, assign + consume(10000) + orjson.loads (the client's ceiling)
+  3. naive           one consumer validating and inserting row by row, a commit per row
+  4. spark raw       python -m jobs.stream raw_transactions: Kafka -> Spark validation ->
+                     exactly-once MySQL sink; wall time from process start (JVM start included) to
+                     exit, steady rate (first batch start -> last commit), peak RSS of the job's
+                     whole process tree (driver JVM + Python workers)
+  5. spark sales     python -m jobs.stream sales_aggregation, same measures
+  6. continuous      raw_transactions with --trigger 1s while events arrive at a steady rate:
+                     latency from an event's time (stamped when it is produced) to its row in
+                     MySQL (ingested_at), p50 / p95
 
-    python -m bench.ingest [--rows 200000] [--naive-rows N]
+    python -m bench.ingest [--rows 1000000] [--partitions 4] [--naive-rows 200000]
 
-Writes bench/results/ingest.json. Uses its own database (retail_bench) and a fresh topic.
+Writes bench/results/ingest.json. Uses its own database (retail_bench) and fresh topics.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
+from itertools import count, islice
 from pathlib import Path
 
 import psutil
@@ -41,10 +49,19 @@ from streaming.sources import generated_transactions  # noqa: E402
 from streaming.topics import ensure_topics  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "ingest.json"
+TARGETS = {
+    "spark_raw_steady_rows_per_s": 50_000,
+    "spark_raw_steady_vs_kafka_python": 2.0,
+    "spark_raw_end_to_end_vs_kafka_python": 1.0,
+    "spark_sales_steady_rows_per_s": 30_000,
+    "spark_raw_vs_naive": 10.0,
+    "peak_rss_gib": 2.5,
+    "continuous_p95_s": 3.0,
+}
 
 
-def consume(settings, topic: str, limit: int, handle) -> float:
-    """Read `limit` messages from the start of `topic`, calling handle(value); return seconds."""
+def kafka_python_consume(settings, topic: str, limit: int) -> float:
+    """Read ``limit`` messages from the start of ``topic`` with json.loads; return seconds."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
@@ -57,16 +74,37 @@ def consume(settings, topic: str, limit: int, handle) -> float:
     seen, started = 0, time.perf_counter()
     while seen < limit:
         for records in consumer.poll(timeout_ms=1000, max_records=50_000).values():
-            for m in records:
-                if seen < limit:
-                    handle(m.value)
-                    seen += 1
+            for m in records[: limit - seen]:
+                json.loads(m.value)
+            seen += min(len(records), limit - seen)
     elapsed = time.perf_counter() - started
     consumer.close()
     return elapsed
 
 
-def naive_insert(settings, topic: str, limit: int) -> float:
+def librdkafka_consume(settings, topic: str, limit: int, partitions: int, handle=None) -> float:
+    """The same with confluent-kafka and orjson; ``handle(value)`` instead of parsing if given."""
+    import orjson
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition as TP
+
+    handle = handle or orjson.loads
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench", "enable.auto.commit": False}
+    )
+    consumer.assign([TP(topic, p, 0) for p in range(partitions)])
+    seen, started = 0, time.perf_counter()
+    while seen < limit:
+        for m in consumer.consume(num_messages=10_000, timeout=1.0):
+            if m.error() is None and seen < limit:
+                handle(m.value())
+                seen += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return elapsed
+
+
+def naive_insert(settings, topic: str, limit: int, partitions: int) -> float:
     conn = connect(settings, "writer", autocommit=True)
     cur = conn.cursor()
     cols = TRANSACTION.table_columns
@@ -76,11 +114,12 @@ def naive_insert(settings, topic: str, limit: int) -> float:
     )
 
     def handle(value):
-        record = TRANSACTION.parse(value)
-        cur.execute(sql, tuple(record[c] for c in TRANSACTION.field_names) + (topic, 0, 0))
+        record, error = TRANSACTION.validate(value)
+        if record:
+            cur.execute(sql, tuple(record[c] for c in TRANSACTION.field_names) + (topic, 0, 0))
 
     try:
-        return consume(settings, topic, limit, handle)
+        return librdkafka_consume(settings, topic, limit, partitions, handle)
     finally:
         conn.close()
 
@@ -95,45 +134,103 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def spark_path(settings, topic: str, rows: int) -> dict:
-    name = f"bench_{topic}"
+class RssSampler:
+    """Peak RSS of a process tree, sampled every 0.2 s in a thread."""
+
+    def __init__(self, pid: int):
+        self.peak, self._proc, self._stop = 0, psutil.Process(pid), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(self._proc))
+            time.sleep(0.2)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 2**30
+
+
+def spark_path(settings, query_name: str, topic: str, rows: int) -> dict:
+    name = f"bench_{query_name}_{topic}"
     with tempfile.TemporaryDirectory() as checkpoint:
         cmd = stream.command(
-            "raw_transactions", topic, name, checkpoint, "--max-rows-per-trigger", str(settings.max_rows_per_trigger)
+            query_name, topic, name, checkpoint, "--max-rows-per-trigger", str(settings.max_rows_per_trigger)
         )
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        peak, watched = 0, psutil.Process(proc.pid)
-        stop = threading.Event()
-
-        def sample():
-            nonlocal peak
-            while not stop.is_set():
-                peak = max(peak, tree_rss(watched))
-                time.sleep(0.2)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        sampler = RssSampler(proc.pid)
         output = proc.communicate()[0]
         elapsed = time.perf_counter() - started
-        stop.set()
-        sampler.join()
+        peak = sampler.stop()
     if proc.returncode != 0:
         raise RuntimeError(f"stream job failed:\n{output[-3000:]}")
-    written, first, last = query(
+    rows_in, first, last, batches = query(
         settings,
-        "SELECT SUM(rows_written), MIN(started_at), MAX(finished_at) FROM stream_batches WHERE query_name = %s",
+        "SELECT SUM(rows_in), MIN(started_at), MAX(finished_at), COUNT(*) FROM stream_batches WHERE query_name = %s",
         (name,),
     )[0]
-    if int(written) != rows:
-        raise RuntimeError(f"spark path wrote {written} rows, expected {rows}")
+    if int(rows_in) != rows:
+        raise RuntimeError(f"{query_name} took in {rows_in} rows, expected {rows}")
     steady = (last - first).total_seconds()
     return {
-        "seconds": elapsed,
-        "rows_per_s": rows / elapsed,
-        "steady_rows_per_s": rows / steady,
-        "peak_rss_gib": peak / 2**30,
-        "batches": query(settings, "SELECT COUNT(*) FROM stream_batches WHERE query_name = %s", (name,))[0][0],
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(rows / elapsed),
+        "steady_seconds": round(steady, 2),
+        "steady_rows_per_s": round(rows / steady),
+        "peak_rss_gib": round(peak, 3),
+        "batches": int(batches),
+    }
+
+
+def live_events(seed: int = 5):
+    """Generated transactions stamped with the moment they are produced (for latency)."""
+    for n, record in zip(count(), generated_transactions(seed=seed), strict=False):
+        yield {**record, "event_id": f"live-{seed}-{n}", "event_time": datetime.now(UTC).replace(tzinfo=None)}
+
+
+def continuous(settings, topic: str, rate: float, seconds: float) -> dict:
+    """Event -> row latency with --trigger 1s at a steady input rate."""
+    name = f"bench_live_{topic}"
+    rows = int(rate * seconds)
+    with tempfile.TemporaryDirectory() as checkpoint:
+        cmd = stream.command("raw_transactions", topic, name, checkpoint, "--trigger", "1s")
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+        )
+        # one warm-up event: once its batch is committed, Spark is up and the clock starts
+        produce(settings.kafka_bootstrap, topic, TRANSACTION, islice(live_events(seed=4), 1), progress=False)
+        deadline = time.monotonic() + 120
+        while not query(settings, "SELECT COUNT(*) FROM stream_batches WHERE query_name = %s", (name,))[0][0]:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the continuous stream did not start")
+            time.sleep(0.5)
+        produce(settings.kafka_bootstrap, topic, TRANSACTION, islice(live_events(), rows), rate=rate, progress=False)
+        deadline = time.monotonic() + 120
+        while query(settings, "SELECT COUNT(*) FROM raw_transactions WHERE kafka_topic = %s", (topic,))[0][0] <= rows:
+            if time.monotonic() > deadline:
+                raise RuntimeError("continuous stream fell behind by more than 2 minutes")
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    latencies = [
+        float(r[0])
+        for r in query(
+            settings,
+            "SELECT TIMESTAMPDIFF(MICROSECOND, event_time, ingested_at) / 1e6 FROM raw_transactions"
+            " WHERE kafka_topic = %s AND event_id LIKE 'live-5-%%' ORDER BY 1",
+            (topic,),
+        )
+    ]
+    return {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "rows": rows,
+        "p50_s": round(latencies[len(latencies) // 2], 3),
+        "p95_s": round(latencies[int(len(latencies) * 0.95)], 3),
+        "max_s": round(latencies[-1], 3),
     }
 
 
@@ -141,8 +238,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m bench.ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rows", type=int, default=200_000, help="generated transactions (default 200,000)")
-    parser.add_argument("--naive-rows", type=int, default=None, help="rows for the naive path (default: --rows)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="generated transactions (default 1,000,000)")
+    parser.add_argument("--partitions", type=int, default=4, help="topic partitions (default 4)")
+    parser.add_argument("--naive-rows", type=int, default=200_000, help="rows for the naive path (default 200,000)")
+    parser.add_argument("--live-rate", type=float, default=2000, help="continuous mode: events/s (default 2000)")
+    parser.add_argument("--live-seconds", type=float, default=120, help="continuous mode: seconds (default 120)")
     return parser.parse_args(argv)
 
 
@@ -152,43 +252,64 @@ def main(argv=None) -> int:
     apply_migrations(settings, log=lambda m: None)
     ensure_users(settings)
     topic = f"bench_ingest_{uuid.uuid4().hex[:8]}"
-    ensure_topics(settings, [topic])
-    print(f"producing {args.rows:,} transactions to {topic} ...", flush=True)
+    ensure_topics(settings, [topic], partitions=args.partitions)
+    print(f"producing {args.rows:,} transactions to {topic} ({args.partitions} partitions) ...", flush=True)
     summary = produce(
         settings.kafka_bootstrap, topic, TRANSACTION, generated_transactions(seed=99), args.rows, progress=False
     )
-    print(f"  {summary.line()}")
-    raw_s = consume(settings, topic, args.rows, json.loads)
-    print(f"raw consume: {args.rows / raw_s:,.0f} rows/s", flush=True)
-    naive_rows = args.naive_rows or args.rows
-    naive_s = naive_insert(settings, topic, naive_rows)
-    print(f"naive row-by-row insert ({naive_rows:,} rows): {naive_rows / naive_s:,.0f} rows/s", flush=True)
-    spark = spark_path(settings, topic, args.rows)
-    print(
-        f"spark path: {spark['rows_per_s']:,.0f} rows/s end to end ({spark['seconds']:.1f}s incl. JVM start), "
-        f"{spark['steady_rows_per_s']:,.0f} rows/s steady, peak RSS {spark['peak_rss_gib']:.2f} GiB",
-        flush=True,
-    )
+    print(f"  {summary.line()}", flush=True)
+    if summary.failed:
+        raise RuntimeError(summary.line())
+    kp = args.rows / kafka_python_consume(settings, topic, args.rows)
+    print(f"kafka-python consume + json.loads: {kp:,.0f} rows/s", flush=True)
+    rd = args.rows / librdkafka_consume(settings, topic, args.rows, args.partitions)
+    print(f"librdkafka consume + orjson.loads: {rd:,.0f} rows/s", flush=True)
+    naive = args.naive_rows / naive_insert(settings, topic, args.naive_rows, args.partitions)
+    print(f"naive validate + INSERT + commit per row ({args.naive_rows:,} rows): {naive:,.0f} rows/s", flush=True)
+    results = {}
+    for query_name in ("raw_transactions", "sales_aggregation"):
+        results[query_name] = spark_path(settings, query_name, topic, args.rows)
+        r = results[query_name]
+        print(
+            f"spark {query_name}: {r['rows_per_s']:,} rows/s end to end ({r['seconds']}s incl. JVM start), "
+            f"{r['steady_rows_per_s']:,} rows/s steady, peak RSS {r['peak_rss_gib']:.2f} GiB",
+            flush=True,
+        )
+    live_topic = f"{topic}_live"
+    ensure_topics(settings, [live_topic], partitions=args.partitions)
+    live = continuous(settings, live_topic, args.live_rate, args.live_seconds)
+    print(f"continuous --trigger 1s at {args.live_rate:,.0f}/s: latency p50 {live['p50_s']}s p95 {live['p95_s']}s")
+    raw, sales = results["raw_transactions"], results["sales_aggregation"]
+    measured = {
+        "spark_raw_steady_rows_per_s": raw["steady_rows_per_s"],
+        "spark_raw_steady_vs_kafka_python": round(raw["steady_rows_per_s"] / kp, 2),
+        "spark_raw_end_to_end_vs_kafka_python": round(raw["rows_per_s"] / kp, 2),
+        "spark_sales_steady_rows_per_s": sales["steady_rows_per_s"],
+        "spark_raw_vs_naive": round(raw["rows_per_s"] / naive, 1),
+        "peak_rss_gib": max(raw["peak_rss_gib"], sales["peak_rss_gib"]),
+        "continuous_p95_s": live["p95_s"],
+    }
     result = {
         "benchmark": "ingest",
+        "date": datetime.now(UTC).date().isoformat(),
         "rows": args.rows,
+        "partitions": args.partitions,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "produce_rows_per_s": round(summary.rate),
-        "raw_consume_rows_per_s": round(args.rows / raw_s),
-        "naive_rows": naive_rows,
-        "naive_rows_per_s": round(naive_rows / naive_s),
-        "spark": {k: round(v, 3) if isinstance(v, float) else v for k, v in spark.items()},
-        "ratio_spark_vs_raw_consume": round(spark["rows_per_s"] / (args.rows / raw_s), 3),
-        "ratio_spark_vs_naive": round(spark["rows_per_s"] / (naive_rows / naive_s), 2),
-        "ratio_spark_steady_vs_raw_consume": round(spark["steady_rows_per_s"] / (args.rows / raw_s), 3),
-        "targets": {"spark_vs_raw_consume": 0.5, "spark_vs_naive": 5.0, "peak_rss_gib": 2.5},
+        "kafka_python_consume_rows_per_s": round(kp),
+        "librdkafka_consume_rows_per_s": round(rd),
+        "naive_rows": args.naive_rows,
+        "naive_rows_per_s": round(naive),
+        "spark": results,
+        "continuous": live,
+        "measured": measured,
+        "targets": TARGETS,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(
-        f"ratios: spark/raw consume {result['ratio_spark_vs_raw_consume']} "
-        f"(steady {result['ratio_spark_steady_vs_raw_consume']}), spark/naive {result['ratio_spark_vs_naive']}"
-    )
+    for key, target in TARGETS.items():
+        better = measured[key] <= target if key in ("peak_rss_gib", "continuous_p95_s") else measured[key] >= target
+        print(f"  {key:40s} {measured[key]:>12,} target {target:>10,}  {'met' if better else 'NOT met'}")
     print(f"written {Path(RESULTS).relative_to(REPO_ROOT)}")
     return 0
 

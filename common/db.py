@@ -28,6 +28,7 @@ def connect(settings: Settings, role: str = "writer", database: bool = True, **e
         charset="utf8mb4",
         collation="utf8mb4_general_ci",
         connection_timeout=10,
+        time_zone="+00:00",  # every DATETIME the pipeline writes or defaults (ingested_at) is UTC
     )
     options.update(extra)
     if database:

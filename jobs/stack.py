@@ -299,11 +299,21 @@ def running_pid(settings: Settings, name: str) -> int | None:
         return None
     pid = int(path.read_text().strip() or 0)
     try:
+        if _reaped(pid):
+            raise ProcessLookupError(pid)
         os.killpg(pid, 0)
         return pid
     except (ProcessLookupError, PermissionError):
         path.unlink(missing_ok=True)
         return None
+
+
+def _reaped(pid: int) -> bool:
+    """Whether ``pid`` is a child of this process that has exited (reaped now: a zombie is not running)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:  # not our child: its parent or init reaps it
+        return False
 
 
 def start_service(settings: Settings, svc: Service) -> str:

@@ -33,23 +33,23 @@ def quarantine_records(
     ]
 
 
-def split_validated(table) -> tuple[list[tuple], list[dict], list[str]]:
-    """Arrow table from validate_events -> (good rows as tuples, quarantine records, good columns)."""
+def split_validated(table) -> tuple[object, list[dict], list[str]]:
+    """Arrow table from validate_events -> (good rows as an Arrow table of the contract's table
+    columns, quarantine records, those columns)."""
     import pyarrow.compute as pc
 
     contract_columns = [
         c for c in table.column_names if c not in ("reason_code", "reason", "raw_key", "raw_value", "kafka_timestamp")
     ]
-    good = table.filter(pc.is_null(table.column("reason_code")))
+    good = table.filter(pc.is_null(table.column("reason_code"))).select(contract_columns)
     bad = table.filter(pc.is_valid(table.column("reason_code")))
-    rows = list(zip(*[good.column(c).to_pylist() for c in contract_columns], strict=False)) if good.num_rows else []
     quarantined = quarantine_records(
         bad.select(
             ["kafka_topic", "kafka_partition", "kafka_offset", "reason_code", "reason", "raw_key", "raw_value"]
             + ["kafka_timestamp"]
         ).to_pylist()
     )
-    return rows, quarantined, contract_columns
+    return good, quarantined, contract_columns
 
 
 @dataclass

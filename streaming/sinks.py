@@ -80,16 +80,41 @@ def _tsv_value(value) -> str:
     return str(value)
 
 
-def write_tsv(rows: list[tuple], path: str) -> None:
-    """Write rows in the format LOAD DATA reads by default (tab-separated, backslash escapes, \\N)."""
+def write_tsv(rows, path: str) -> None:
+    """Write rows (tuples, or a pyarrow Table in column order) in the format LOAD DATA reads by
+    default: tab-separated, backslash escapes, \\N for NULL."""
+    if not isinstance(rows, list):
+        return _write_arrow_tsv(rows, path)
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.writelines("\t".join(_tsv_value(v) for v in row) + "\n" for row in rows)
 
 
-def fill_table(cur, table: str, columns: list[str], rows: list[tuple], bulk: bool = True) -> bool:
+def _write_arrow_tsv(table, path: str) -> None:
+    """The same text as for tuples, built column-wise with Arrow compute (no per-value Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_timestamp(column.type):
+            text = pc.strftime(column.cast(pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
+        else:
+            text = column.cast(pa.string())
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            for special, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+                text = pc.replace_substring(text, special, escaped)
+        columns.append(pc.fill_null(text, "\\N"))
+    lines = pc.binary_join_element_wise(*columns, "\t")
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        for chunk in lines.chunks:
+            fh.write("\n".join(chunk.to_pylist()))
+            fh.write("\n")
+
+
+def fill_table(cur, table: str, columns: list[str], rows, bulk: bool = True) -> bool:
     """Insert rows (REPLACE on key clashes): ``LOAD DATA LOCAL INFILE`` when ``bulk`` and the server
     allows it, else ``executemany``. Returns whether the bulk path is still usable."""
-    if not rows:
+    if len(rows) == 0:
         return bulk
     cols = ", ".join(columns)
     if bulk:
@@ -105,7 +130,8 @@ def fill_table(cur, table: str, columns: list[str], rows: list[tuple], bulk: boo
         finally:
             os.unlink(path)
     placeholders = ", ".join(["%s"] * len(columns))
-    cur.executemany(f"REPLACE INTO {table} ({cols}) VALUES ({placeholders})", rows)
+    tuples = rows if isinstance(rows, list) else [tuple(r.values()) for r in rows.to_pylist()]
+    cur.executemany(f"REPLACE INTO {table} ({cols}) VALUES ({placeholders})", tuples)
     return False
 
 
@@ -196,9 +222,10 @@ class MySQLBatchSink:
         return BatchResult(batch_id, *counts.row_counts, duration_ms, replayed=False)
 
     def write(
-        self, batch_id: int, rows: list[tuple], quarantined: list[dict], started: float, offsets: dict | None = None
+        self, batch_id: int, rows, quarantined: list[dict], started: float, offsets: dict | None = None
     ) -> BatchResult:
-        """Upsert rows (tuples in ``columns`` order) into ``table`` and quarantine the rejects."""
+        """Upsert rows (tuples or a pyarrow Table, in ``columns`` order) into ``table`` and quarantine
+        the rejects."""
 
         def work(cur) -> BatchCounts:
             written = self.upsert(cur, self.table, self.columns, self.key, rows)
@@ -207,16 +234,17 @@ class MySQLBatchSink:
 
         return self.commit(batch_id, started, work, offsets)
 
-    def load_temporary(self, cur, name: str, like: str, columns: list[str], rows: list[tuple]) -> None:
+    def load_temporary(self, cur, name: str, like: str, columns: list[str], rows) -> None:
         """(Re)create temporary table ``name`` shaped like ``like`` and bulk-fill it with rows."""
         cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {name}")
         cur.execute(f"CREATE TEMPORARY TABLE {name} LIKE {like}")
         self.bulk = fill_table(cur, name, columns, rows, self.bulk)
 
-    def upsert(self, cur, table: str, columns: list[str], key: list[str], rows: list[tuple], add=()) -> int:
-        """Insert or update rows by the table's key through a staging table; return rows staged.
-        Columns in ``add`` are added to the stored value instead of replacing it."""
-        if not rows:
+    def upsert(self, cur, table: str, columns: list[str], key: list[str], rows, add=()) -> int:
+        """Insert or update rows (tuples, or a pyarrow Table in ``columns`` order) by the table's key
+        through a staging table; return rows staged. Columns in ``add`` are added to the stored
+        value instead of replacing it."""
+        if len(rows) == 0:
             return 0
         self.load_temporary(cur, "rp_staging", table, columns, rows)
         cur.execute("SELECT COUNT(*) FROM rp_staging")

@@ -92,5 +92,7 @@ def test_valid_and_invalid_rows_are_split_with_reasons(spark):
     assertDataFrameEqual(out.select("event_id", "reason_code", "raw_value"), expected)
     good, quarantined, columns = split_validated(out.toArrow())
     assert columns == TRANSACTION.table_columns
-    assert good == [("e1", "r1", datetime(2024, 5, 1, 9, 30), 2, 9, 3, 1.25, None, "tx", 0, 0)]
+    assert [tuple(r.values()) for r in good.to_pylist()] == [
+        ("e1", "r1", datetime(2024, 5, 1, 9, 30), 2, 9, 3, 1.25, None, "tx", 0, 0)
+    ]
     assert [(q["source_offset"], q["reason_code"]) for q in quarantined] == [(1, "bad_json"), (2, "out_of_range")]

@@ -2,7 +2,7 @@ from datetime import datetime
 
 import pytest
 
-from streaming.kafka_source import DataLossError, cap_offsets, check_data_loss
+from streaming.kafka_source import DataLossError, cap_offsets, check_data_loss, topic_offsets
 from streaming.sinks import write_tsv
 
 
@@ -26,6 +26,22 @@ def test_new_partition_missing_from_start_reads_from_zero():
     assert cap_offsets({"0": 10}, {"0": 20, "1": 30}, 1000) == {"0": 20, "1": 30}
 
 
+def test_offsets_use_sparks_layout_and_refuse_another_topics_checkpoint():
+    assert topic_offsets("tx", {"tx": {"0": 5, "1": 7}}) == {"0": 5, "1": 7}
+    assert topic_offsets("tx", {"0": 5}) == {"0": 5}  # checkpoints of earlier versions
+    with pytest.raises(ValueError, match="offsets of topic other, not 'tx'"):
+        topic_offsets("tx", {"other": {"0": 5}})
+
+
+def test_records_below_the_log_start_and_vanished_partitions_are_data_loss():
+    with pytest.raises(DataLossError, match=r"partition 0: checkpoint at 3, log starts at 10 \(records 3..9 gone\)"):
+        check_data_loss("t", {"0": 3}, {"0": 50}, fail=True, begin={"0": 10})
+    with pytest.raises(DataLossError, match="partition 1: checkpoint at 4, the partition no longer exists"):
+        check_data_loss("t", {"0": 3, "1": 4}, {"0": 50}, fail=True)
+    # tolerated: resume from the log start; a vanished partition is dropped
+    assert check_data_loss("t", {"0": 3, "1": 4}, {"0": 50}, fail=False, begin={"0": 10}) == {"0": 10}
+
+
 def test_data_loss_is_reported_with_how_to_resume():
     with pytest.raises(DataLossError, match="partition 0: checkpoint at 500, topic ends at 20.*--no-fail-on-data-loss"):
         check_data_loss("t", {"0": 500, "1": 10}, {"0": 20, "1": 10}, fail=True)
@@ -42,4 +58,24 @@ def test_tsv_escapes_special_characters_and_nulls(tmp_path):
     assert path.read_text().splitlines() == [
         "a\\tb\t\\N\t3\t1.5\t2024-01-02 03:04:05.000006",
         "line\\nbreak\\\\\tx\t0\t0.0\t\\N",
+    ]
+
+
+def test_arrow_tsv_escapes_like_the_tuple_path(tmp_path):
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "s": ["a\tb", "line\nbreak\\", None],
+            "i": pa.array([3, None, 0], pa.int64()),
+            "f": [1.5, 0.0, None],
+            "t": pa.array([datetime(2024, 1, 2, 3, 4, 5, 6), None, datetime(2024, 1, 2)], pa.timestamp("us")),
+        }
+    )
+    path = tmp_path / "rows.tsv"
+    write_tsv(table, path)
+    assert path.read_text().splitlines() == [
+        "a\\tb\t3\t1.5\t2024-01-02 03:04:05.000006",
+        "line\\nbreak\\\\\t\\N\t0\t\\N",
+        "\\N\t0\t\\N\t2024-01-02 00:00:00.000000",
     ]
