@@ -125,8 +125,12 @@ def naive_insert(settings, topic: str, limit: int, partitions: int) -> float:
 
 
 def tree_rss(proc: psutil.Process) -> int:
+    try:
+        tree = [proc, *proc.children(recursive=True)]
+    except psutil.Error:  # the job has just exited
+        return 0
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    for p in tree:
         try:
             total += p.memory_info().rss
         except psutil.Error:
@@ -254,9 +258,9 @@ def main(argv=None) -> int:
     topic = f"bench_ingest_{uuid.uuid4().hex[:8]}"
     ensure_topics(settings, [topic], partitions=args.partitions)
     print(f"producing {args.rows:,} transactions to {topic} ({args.partitions} partitions) ...", flush=True)
-    summary = produce(
-        settings.kafka_bootstrap, topic, TRANSACTION, generated_transactions(seed=99), args.rows, progress=False
-    )
+    items = -(-args.rows // (800 * 10))  # the generator gives 800 days x 10 stores x items events
+    source = generated_transactions(seed=99, stores=10, items=items)
+    summary = produce(settings.kafka_bootstrap, topic, TRANSACTION, source, args.rows, progress=False)
     print(f"  {summary.line()}", flush=True)
     if summary.failed:
         raise RuntimeError(summary.line())

@@ -65,7 +65,7 @@ class ProduceSummary:
         return text
 
 
-class _Deliveries:
+class Deliveries:
     """Delivery reports of librdkafka: every message is acknowledged or counted as failed."""
 
     def __init__(self):
@@ -78,6 +78,33 @@ class _Deliveries:
         else:
             self.failed += 1
             self.first_error = self.first_error or str(error)
+
+
+def new_producer(bootstrap: str, timeout_s: float = 60.0):
+    """A librdkafka producer: acks=all, batched, a message not acknowledged within ``timeout_s`` fails."""
+    from confluent_kafka import Producer
+
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 200_000,
+            "message.timeout.ms": int(timeout_s * 1000),
+            "retries": 5,
+        }
+    )
+
+
+def send(producer, topic: str, value: bytes, key: bytes | None, deliveries: Deliveries, headers=None) -> None:
+    """Queue one message; when the local queue is full, let librdkafka deliver some first."""
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, headers=headers, on_delivery=deliveries)
+            return
+        except BufferError:
+            producer.poll(0.1)
 
 
 def produce(
@@ -95,21 +122,10 @@ def produce(
     """Send records (at most ``limit``) to ``topic``; ``rate`` in messages/s, None = as fast as
     possible. librdkafka batches and sends; each message counts as sent only once the broker has
     acknowledged it (acks=all), otherwise as failed with its error (after ``timeout_s``)."""
-    from confluent_kafka import Producer
     from tqdm import tqdm
 
-    deliveries = _Deliveries()
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "acks": "all",
-            "linger.ms": 20,
-            "batch.num.messages": 10_000,
-            "queue.buffering.max.messages": 200_000,
-            "message.timeout.ms": int(timeout_s * 1000),
-            "retries": 5,
-        }
-    )
+    deliveries = Deliveries()
+    producer = new_producer(bootstrap, timeout_s)
     chooser = random.Random(seed)
     bar = tqdm(total=limit, unit="msg", disable=not progress, file=sys.stderr, mininterval=0.5)
     queued = malformed = 0
@@ -123,12 +139,7 @@ def produce(
                 malformed += 1
             else:
                 value = contract.serialize(record)
-            while True:
-                try:
-                    producer.produce(topic, value=value, key=contract.key(record), on_delivery=deliveries)
-                    break
-                except BufferError:  # the local queue is full: let librdkafka deliver some first
-                    producer.poll(0.1)
+            send(producer, topic, value, contract.key(record), deliveries)
             queued += 1
             if queued % 1000 == 0:
                 producer.poll(0)

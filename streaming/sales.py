@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pyspark.sql import DataFrame
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from common.settings import Settings
@@ -63,14 +64,20 @@ def watermark_base(newest: datetime | None, batch_time: datetime) -> datetime | 
 
 
 def sale_lines(on_time: DataFrame) -> DataFrame:
-    """One line per event id (a duplicate inside the batch is dropped), with its day and revenue."""
-    return on_time.dropDuplicates(["event_id"]).select(
-        "event_id",
-        F.to_date("event_time").alias("sale_date"),
-        "store_id",
-        "item_id",
-        "quantity",
-        (F.col("quantity") * F.col("unit_price")).alias("revenue"),
+    """One line per event id, with its day and revenue. Of several records with one id in a batch
+    the first in the topic (lowest partition, then offset) counts, whatever their payloads."""
+    first = Window.partitionBy("event_id").orderBy("kafka_partition", "kafka_offset")
+    return (
+        on_time.withColumn("_nth", F.row_number().over(first))
+        .filter("_nth = 1")
+        .select(
+            "event_id",
+            F.to_date("event_time").alias("sale_date"),
+            "store_id",
+            "item_id",
+            "quantity",
+            (F.col("quantity") * F.col("unit_price")).alias("revenue"),
+        )
     )
 
 
@@ -117,19 +124,20 @@ class SalesAggregation:
         bad = quarantine_records(batch.filter(F.col("reason_code").isNotNull()).toArrow().to_pylist())
         valid = mark_late(batch.filter(F.col("reason_code").isNull()), mark)
         keys = valid.select("event_id", F.to_date("event_time").alias("sale_date"), "event_time", "is_late")
-        keys = keys.toArrow().to_pylist()
+        keys = keys.toArrow()  # columnar on the driver: no per-row Python below
         late = []
-        if any(k["is_late"] for k in keys):  # rare: fetch the full late records for the quarantine
+        if pc.any(keys["is_late"]).as_py():  # rare: fetch the full late records for the quarantine
             late_rows = valid.filter("is_late").toArrow().to_pylist()
             late = quarantine_records(late_rows, TRANSACTION, LATE_REASON, f"event_time before the watermark {mark}")
-        ids = list({k["event_id"]: k["sale_date"] for k in keys if not k["is_late"]}.items())
+        on_time = keys.filter(pc.invert(keys["is_late"]))
+        ids = on_time.group_by("event_id").aggregate([("sale_date", "min")]).rename_columns(["event_id", "sale_date"])
         counted = self._already_counted(cur, ids)
         lines = sale_lines(valid.filter(~F.col("is_late")))
         if counted:  # re-sent events: drop them before aggregating
             seen = batch.sparkSession.createDataFrame([(i,) for i in counted], "event_id string")
             lines = lines.join(seen, "event_id", "left_anti")
-        totals = [tuple(r.values()) for r in daily_aggregates(lines).toArrow().to_pylist()]
-        newest = watermark_base(max((k["event_time"] for k in keys), default=None), utc(started))
+        totals = daily_aggregates(lines).toArrow().select(AGGREGATE_COLUMNS)
+        newest = watermark_base(pc.max(keys["event_time"]).as_py(), utc(started))
         self.sink.upsert(
             cur, "daily_sales", AGGREGATE_COLUMNS, AGGREGATE_COLUMNS[:3], totals, add=AGGREGATE_COLUMNS[3:]
         )
@@ -145,21 +153,21 @@ class SalesAggregation:
             self.settings.topic_dead_letter, dead_letter_messages(bad + late), self.query_name, batch_id
         )
         return BatchCounts(
-            rows_in=len(bad) + len(keys),
-            rows_written=len(ids) - len(counted),
+            rows_in=len(bad) + keys.num_rows,
+            rows_written=ids.num_rows - len(counted),
             rows_quarantined=len(bad) + len(late),
             late_rows=len(late),
             max_event_time=newest,
         )
 
-    def _already_counted(self, cur, ids: list[tuple]) -> set[str]:
+    def _already_counted(self, cur, ids) -> set[str]:
         self.sink.load_temporary(cur, "rp_ids", "sales_counted_events", ["event_id", "sale_date"], ids)
         cur.execute("SELECT i.event_id FROM rp_ids i JOIN sales_counted_events c ON c.event_id = i.event_id")
         return {row[0] for row in cur.fetchall()}
 
-    def _publish(self, cur, totals: list[tuple], batch_id: int) -> int:
+    def _publish(self, cur, totals, batch_id: int) -> int:
         """Send the new totals of the touched keys (read inside the transaction, before commit)."""
-        if not totals:
+        if totals.num_rows == 0:
             return 0
         self.sink.load_temporary(cur, "rp_touched", "daily_sales", AGGREGATE_COLUMNS, totals)
         cur.execute(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import mysql.connector
+import orjson
 
 from common.db import connect, transaction
 from common.settings import Settings
@@ -294,42 +295,36 @@ class LedgerMismatch(RuntimeError):
 
 
 class TopicPublisher:
-    """Keyed JSON messages to a result topic, with query and batch id headers."""
+    """Keyed JSON messages to a result topic, with query and batch id headers (librdkafka)."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, timeout_s: float = 30.0):
+        self.settings, self.timeout_s = settings, timeout_s
         self._producer = None
 
-    def _client(self):
-        if self._producer is None:
-            from kafka import KafkaProducer
-
-            self._producer = KafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
-                linger_ms=20,
-                batch_size=256 * 1024,
-                acks="all",
-                retries=5,
-            )
-        return self._producer
-
     def publish(self, topic: str, messages: list[tuple[str, dict]], query_name: str, batch_id: int) -> int:
+        """Send and wait until every message is acknowledged; raise otherwise (the batch is then
+        retried: nothing lost)."""
+        from streaming.producer import Deliveries, new_producer, send
+
         if not messages:
             return 0
-        producer = self._client()
+        if self._producer is None:
+            self._producer = new_producer(self.settings.kafka_bootstrap, self.timeout_s)
+        deliveries = Deliveries()
         headers = [("query_name", query_name.encode()), ("batch_id", str(batch_id).encode())]
-        futures = [
-            producer.send(topic, key=key.encode(), value=json.dumps(value, default=str).encode(), headers=headers)
-            for key, value in messages
-        ]
-        producer.flush()
-        for future in futures:
-            future.get(timeout=30)  # raise if any send failed: the batch is retried, nothing lost
+        for key, value in messages:
+            send(self._producer, topic, orjson.dumps(value, default=str), key.encode(), deliveries, headers)
+        unsent = self._producer.flush(self.timeout_s)
+        if unsent or deliveries.failed:
+            raise RuntimeError(
+                f"{unsent + deliveries.failed} of {len(messages)} messages to {topic} not acknowledged"
+                f" ({deliveries.first_error or 'timed out'})"
+            )
         return len(messages)
 
     def close(self) -> None:
         if self._producer is not None:
-            self._producer.close()
+            self._producer.flush(self.timeout_s)
             self._producer = None
 
 

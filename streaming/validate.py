@@ -38,51 +38,50 @@ def validated_schema(contract: Contract) -> T.StructType:
 
 
 class _FieldRules:
-    """One field's checks as Spark columns over ``v`` (the parsed message)."""
+    """One field's checks as Spark columns. Each costly extraction from the parsed message runs
+    once per row, in its own projection (``columns``), and the rules refer to those columns."""
 
     def __init__(self, field: Field, now: Column, skew: timedelta):
-        self.f = field
-        self.x = F.expr(f"variant_get(v, '$.{field.name}')")  # SQL NULL when absent
-        self.t = F.expr(f"schema_of_variant(variant_get(v, '$.{field.name}'))")
-        self.now, self.skew = now, skew
+        self.f, self.now, self.skew = field, now, skew
+        self.name_x, self.name_t, self.name_v = (f"__{k}_{field.name}" for k in ("x", "t", "v"))
+        self.x, self.t, self.value = F.col(self.name_x), F.col(self.name_t), F.col(self.name_v)
+
+    def extract(self) -> Column:
+        """Stage 1: the field's value as a VARIANT (SQL NULL when absent, variant null for JSON null)."""
+        return F.expr(f"variant_get(v, '$.{self.f.name}')").alias(self.name_x)
 
     def _get(self, sql_type: str) -> Column:
-        return F.expr(f"try_variant_get(v, '$.{self.f.name}', '{sql_type}')")
+        return F.expr(f"try_variant_get({self.name_x}, '$', '{sql_type}')")
+
+    def typed(self) -> list[Column]:
+        """Stage 2: the value's JSON type and its typed value (meaningful only where the rules pass)."""
+        kind = self.f.kind
+        if kind == "timestamp":
+            # the session time zone is UTC (streaming.spark): a zone converts to UTC, none means UTC
+            value = F.expr(
+                f"CAST(try_cast(try_variant_get({self.name_x}, '$', 'string') AS TIMESTAMP) AS TIMESTAMP_NTZ)"
+            )
+        else:
+            value = self._get({"string": "string", "int": "bigint", "float": "double"}[kind])
+        return [F.expr(f"schema_of_variant({self.name_x})").alias(self.name_t), value.alias(self.name_v)]
 
     def _wrong_type(self, expected: str) -> tuple[str, Column]:
         detail = F.concat(F.lit(f"{self.f.name} expected {expected}, got "), _py_type(self.t))
         return "wrong_type", detail
 
-    def value(self) -> Column:
-        """The typed value (meaningful only where the checks pass)."""
-        kind = self.f.kind
-        if kind == "string":
-            return self._get("string")
-        if kind == "int":
-            return self._get("bigint")
-        if kind == "float":
-            return self._get("double")
-        # the session time zone is UTC (streaming.spark): a zone converts to UTC, none means UTC
-        return F.expr(f"CAST(try_cast(try_variant_get(v, '$.{self.f.name}', 'string') AS TIMESTAMP) AS TIMESTAMP_NTZ)")
-
     def rules(self) -> list[tuple[Column, str, Column]]:
-        """(failed?, code, detail) in the order Contract.validate checks them."""
-        f, x, t, value = self.f, self.x, self.t, self.value()
-        literal = F.expr(f"to_json(variant_get(v, '$.{f.name}'))")
-        absent = x.isNull() | F.expr(f"is_variant_null(variant_get(v, '$.{f.name}'))")
+        """Stage 3: (failed?, code, detail) in the order Contract.validate checks them."""
+        f, t, value = self.f, self.t, self.value
+        literal = F.expr(f"to_json({self.name_x})")
+        absent = self.x.isNull() | F.expr(f"is_variant_null({self.name_x})")
         rules = []
         if f.required:
             rules.append((absent, "missing_field", F.lit(f.name)))
         present = ~absent
         if f.kind == "string":
             rules.append((present & (t != "STRING"), *self._wrong_type("string")))
-            rules.append(
-                (
-                    present & (F.char_length(value) > f.max_len),
-                    "out_of_range",
-                    F.lit(f"{f.name} longer than {f.max_len} characters"),
-                )
-            )
+            too_long = F.lit(f"{f.name} longer than {f.max_len} characters")
+            rules.append((present & (F.char_length(value) > f.max_len), "out_of_range", too_long))
             if f.required:
                 rules.append((present & (F.trim(value) == ""), "missing_field", F.lit(f"{f.name} is empty")))
         elif f.kind == "int":
@@ -95,12 +94,10 @@ class _FieldRules:
         else:  # timestamp
             rules.append((present & (t != "STRING"), *self._wrong_type("ISO-8601 timestamp string")))
             text = self._get("string")
-            parsed = ~text.rlike(ISO_TIMESTAMP) | value.isNull()
             detail = F.concat(F.lit(f"{f.name}="), literal, F.lit(" is not an ISO-8601 timestamp"))
-            rules.append((present & parsed, "wrong_type", detail))
-            years = ~F.year(value).between(*YEARS)
+            rules.append((present & (~text.rlike(ISO_TIMESTAMP) | value.isNull()), "wrong_type", detail))
             detail = F.concat(F.lit(f"{f.name}="), literal, F.lit(f" outside years {YEARS[0]}-{YEARS[1]}"))
-            rules.append((present & years, "out_of_range", detail))
+            rules.append((present & ~F.year(value).between(*YEARS), "out_of_range", detail))
             future = value > self.now + F.expr(f"INTERVAL {int(self.skew.total_seconds())} SECONDS")
             detail = F.concat(F.lit(f"{f.name}="), literal, F.lit(f" is more than {self.skew} in the future"))
             rules.append((present & future, "out_of_range", detail))
@@ -131,21 +128,38 @@ def validate_events(df: DataFrame, contract: Contract, max_future_skew: timedelt
     """Kafka-shaped DataFrame -> validated DataFrame (see module doc). Event times later than the
     micro-batch's time plus ``max_future_skew`` are out_of_range."""
     now = F.current_timestamp().cast("timestamp_ntz")
-    parsed = df.select(
+    rules = [_FieldRules(f, now, max_future_skew) for f in contract.all_fields]
+    kafka = [
         "key",
         "value",
         F.col("topic").alias("kafka_topic"),
         F.col("partition").cast("int").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),
         F.col("timestamp").cast("timestamp_ntz").alias("kafka_timestamp"),
-        F.when(F.expr("is_valid_utf8(value)"), F.expr("try_parse_json(CAST(value AS STRING))")).alias("v"),
+    ]
+    parsed = df.select(
+        *kafka, F.when(F.expr("is_valid_utf8(value)"), F.expr("try_parse_json(CAST(value AS STRING))")).alias("v")
     )
-    top = F.expr("schema_of_variant(v)")
-    event_type = F.expr("try_variant_get(v, '$.event_type', 'string')")
+    carried = ["key", "value", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp", "v"]
+    # a parsed JSON text that starts with '{' is an object: cheaper than asking the variant its schema
+    is_object = F.ltrim(F.col("value").cast("string")).startswith("{")
+    extracted = parsed.select(
+        *carried,
+        is_object.alias("__object"),
+        F.expr("try_variant_get(v, '$.event_type', 'string')").alias("__event_type"),
+        *[r.extract() for r in rules],
+    )
+    carried += ["__object", "__event_type"] + [r.name_x for r in rules]
+    typed = extracted.select(*carried, *[c for r in rules for c in r.typed()])
+    event_type = F.col("__event_type")
     checks: list[tuple[Column, str, Column]] = [
         (F.col("value").isNull(), "bad_json", F.lit("empty message value")),
         (F.col("v").isNull(), "bad_json", F.lit("not valid UTF-8 JSON")),
-        (~top.startswith("OBJECT"), "bad_json", F.concat(F.lit("expected a JSON object, got "), _py_type(top))),
+        (
+            ~F.col("__object"),
+            "bad_json",
+            F.concat(F.lit("expected a JSON object, got "), _py_type(F.expr("schema_of_variant(v)"))),
+        ),
         (
             event_type.isNull() | (event_type != contract.event_type),
             "unknown_event_type",
@@ -155,7 +169,6 @@ def validate_events(df: DataFrame, contract: Contract, max_future_skew: timedelt
             ),
         ),
     ]
-    rules = [_FieldRules(f, now, max_future_skew) for f in contract.all_fields]
     for r in rules:
         checks.extend(r.rules())
     code = F.when(checks[0][0], F.lit(checks[0][1]))
@@ -163,12 +176,13 @@ def validate_events(df: DataFrame, contract: Contract, max_future_skew: timedelt
     for failed, c, detail in checks[1:]:
         code = code.when(failed, F.lit(c))
         reason = reason.when(failed, F.concat(F.lit(f"{c}: "), detail))
-    with_reason = parsed.withColumn("reason_code", code).withColumn("reason", F.substring(reason, 1, 512))
+    coded = typed.withColumn("reason_code", code)
+    # the reason's text is built for rejected rows only (the conditions run again just for them)
+    with_reason = coded.withColumn("reason", F.when(F.col("reason_code").isNotNull(), F.substring(reason, 1, 512)))
     ok = F.col("reason_code").isNull()
     schema = contract.spark_schema()
     columns = [
-        F.when(ok, r.value()).cast(field.dataType).alias(r.f.name)
-        for r, field in zip(rules, schema.fields, strict=True)
+        F.when(ok, r.value).cast(field.dataType).alias(r.f.name) for r, field in zip(rules, schema.fields, strict=True)
     ]
     raw = [
         F.when(~ok, F.expr("make_valid_utf8(key)").cast("string")).alias("raw_key"),

@@ -83,3 +83,57 @@ def test_stream_adds_each_event_once_and_counts_late_rows(private_db, topic, tmp
         latest[(date.fromisoformat(value["sale_date"]), value["store_id"], value["item_id"])] = value["units"]
     consumer.close()
     assert latest == after
+
+
+def test_hostile_input_aggregates_equal_a_pure_python_recomputation(private_db, topic, tmp_path, monkeypatch):
+    """Hostile records among valid ones, duplicates with other payloads inside a batch and across
+    batches: daily_sales must equal what the contract and the first-seen rule give in plain Python."""
+    from datetime import UTC, datetime, timedelta
+
+    from confluent_kafka import Producer
+
+    monkeypatch.setenv("RP_TOPIC_RETAIL_AGGREGATED", f"{topic}_aggregated")
+    settings = load_settings()
+    events = list(generated_transactions(seed=13, stores=2, items=2, days=15))
+    encode = lambda e: TRANSACTION.serialize(e)  # noqa: E731
+    future = (datetime.now(UTC) + timedelta(days=3)).replace(tzinfo=None).isoformat()
+    good = json.loads(encode(events[0]))
+    hostile = [
+        json.dumps({**good, "event_id": "future", "event_time": future}).encode(),
+        json.dumps({**good, "event_id": "ancient", "event_time": "1899-12-31T00:00:00"}).encode(),
+        encode(events[1]).replace(b'"quantity":', b'"quantity":NaN,"x":'),
+        b"\xff\xfe" + encode(events[2]),
+        json.dumps({**good, "event_id": "negative", "quantity": -4}).encode(),
+        json.dumps({**good, "event_id": "float-qty", "quantity": 2.0}).encode(),
+        json.dumps({**good, "event_id": "sql", "txn_id": "'; DROP TABLE daily_sales; --"}).encode(),
+        json.dumps({**good, "event_id": "big", "note": "x" * 500_000}).encode(),
+    ]
+    # in-batch duplicates with other payloads come after the originals: the originals count
+    in_batch = [dict(e, quantity=e["quantity"] + 50) for e in events[5:15]]
+    first_run = [encode(e) for e in events] + hostile + [encode(e) for e in in_batch]
+    across = [dict(e, quantity=999) for e in events[-8:-1]]  # re-sent later with other payloads, not late
+    second_run = [encode(e) for e in across] + [encode(dict(events[-1], event_id="new-1"))]
+
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
+    for payloads in (first_run, second_run):
+        for value in payloads:
+            producer.produce(topic, value=value, key=None if value.startswith(b"\xff") else b"1-1")
+        assert producer.flush(30) == 0
+        run = stream(topic, tmp_path / "ckpt")
+        assert run.returncode == 0, run.stderr[-3000:]
+
+    expected, counted = {}, set()
+    for value in first_run + second_run:  # one partition (one key): topic order is send order
+        record, error = TRANSACTION.validate(value)
+        if error or record["event_id"] in counted:
+            continue
+        counted.add(record["event_id"])
+        key = (record["event_time"].date(), record["store_id"], record["item_id"])
+        expected[key] = expected.get(key, 0) + record["quantity"]
+    got = {
+        (d, s, i): int(u)
+        for d, s, i, u in query(settings, "SELECT sale_date, store_id, item_id, units FROM daily_sales")
+    }
+    assert got == expected
+    reasons = dict(query(settings, "SELECT reason_code, COUNT(*) FROM v_quarantine_reasons GROUP BY reason_code"))
+    assert reasons == {"out_of_range": 3, "bad_json": 2, "wrong_type": 1}
