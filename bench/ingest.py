@@ -14,7 +14,7 @@
 
     python -m bench.ingest [--rows 1000000] [--partitions 4] [--naive-rows 200000]
 
-Writes bench/results/ingest.json. Uses its own database (retail_bench) and fresh topics.
+Writes bench/results/ingest.json. Uses its own database (retail_bench, recreated empty) and fresh topics.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ os.environ.setdefault("RP_MYSQL_DATABASE", "retail_bench")
 from common.db import connect, query  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
 from jobs import stream  # noqa: E402
-from jobs.migrate import apply_migrations, ensure_users  # noqa: E402
+from jobs.migrate import apply_migrations, drop_database, ensure_users  # noqa: E402
 from streaming.contracts import TRANSACTION  # noqa: E402
 from streaming.producer import produce  # noqa: E402
 from streaming.sources import generated_transactions  # noqa: E402
@@ -253,6 +253,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     settings = load_settings()
+    drop_database(settings)  # every run starts empty: counted ids and totals of earlier runs would skew it
     apply_migrations(settings, log=lambda m: None)
     ensure_users(settings)
     topic = f"bench_ingest_{uuid.uuid4().hex[:8]}"
