@@ -86,6 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--lateness", default="3d", help="sales_aggregation: allowed event-time lateness, e.g. 3d or 12h (default 3d)"
     )
+    parser.add_argument(
+        "--max-future-skew",
+        default="1d",
+        help="event times later than the batch's time by more than this are out_of_range (default 1d)",
+    )
     parser.add_argument("--no-mlflow", dest="mlflow", action="store_false", help="do not log the run to MLflow")
     args = parser.parse_args(argv)
     if args.trigger:
@@ -97,6 +102,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if lateness is None:
         parser.error(f"--lateness {args.lateness!r}: expected a duration such as 3d, 12h or 30m")
     args.lateness = timedelta(seconds=lateness)
+    skew = parse_duration(args.max_future_skew)
+    if skew is None:
+        parser.error(f"--max-future-skew {args.max_future_skew!r}: expected a duration such as 1d or 6h")
+    args.max_future_skew = timedelta(seconds=skew)
     if args.max_rows_per_trigger is not None and args.max_rows_per_trigger < 1:
         parser.error("--max-rows-per-trigger must be at least 1")
     return args
@@ -206,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
                 "source_format": settings.kafka_source_format,
                 "checkpoint": str(checkpoint),
                 "lateness_s": int(args.lateness.total_seconds()),
+                "max_future_skew_s": int(args.max_future_skew.total_seconds()),
             }
         )
     progress = Progress(mlflow.log_metrics if mlflow_run else None)
@@ -222,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         handler = RawIngest(settings, contract, on_batch=progress, query_name=name)
     source = read_topic(spark, settings, topic, max_rows, args.fail_on_data_loss)
     writer = (
-        validate_events(source, contract)
+        validate_events(source, contract, args.max_future_skew)
         .writeStream.queryName(name)
         .foreachBatch(handler)
         .option("checkpointLocation", str(checkpoint))

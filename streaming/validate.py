@@ -14,32 +14,16 @@ from datetime import timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from streaming.contracts import ISO_TIMESTAMP, MAX_FUTURE_SKEW, YEARS, Contract, Field
 
-META_FIELDS = [
-    T.StructField("reason_code", T.StringType()),
-    T.StructField("reason", T.StringType()),
-    T.StructField("raw_key", T.StringType()),
-    T.StructField("raw_value", T.StringType()),
-    T.StructField("kafka_topic", T.StringType()),
-    T.StructField("kafka_partition", T.IntegerType()),
-    T.StructField("kafka_offset", T.LongType()),
-    T.StructField("kafka_timestamp", T.TimestampNTZType()),
-]
 INTEGRAL = ("TINYINT", "SMALLINT", "INT", "BIGINT")
-
-
-def validated_schema(contract: Contract) -> T.StructType:
-    # contract columns are nullable here: they are null on rejected rows
-    fields = [T.StructField(f.name, f.dataType, True) for f in contract.spark_schema().fields]
-    return T.StructType(fields + META_FIELDS)
 
 
 class _FieldRules:
     """One field's checks as Spark columns. Each costly extraction from the parsed message runs
-    once per row, in its own projection (``columns``), and the rules refer to those columns."""
+    once per row, in its own projection (``extract``, then ``typed``), and the rules refer to those
+    columns."""
 
     def __init__(self, field: Field, now: Column, skew: timedelta):
         self.f, self.now, self.skew = field, now, skew

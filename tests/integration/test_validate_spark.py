@@ -96,3 +96,11 @@ def test_valid_and_invalid_rows_are_split_with_reasons(spark):
         ("e1", "r1", datetime(2024, 5, 1, 9, 30), 2, 9, 3, 1.25, None, "tx", 0, 0)
     ]
     assert [(q["source_offset"], q["reason_code"]) for q in quarantined] == [(1, "bad_json"), (2, "out_of_range")]
+
+
+def test_the_future_skew_is_configurable(spark):
+    soon = (datetime.now(UTC) + timedelta(hours=12)).replace(tzinfo=None).isoformat()
+    df = spark.createDataFrame(kafka_rows(GOOD.replace(b"2024-05-01T09:30:00Z", soon.encode())), KAFKA_SCHEMA)
+    assert validate_events(df, TRANSACTION).first()["reason_code"] is None  # within the default day
+    strict = validate_events(df, TRANSACTION, max_future_skew=timedelta(hours=6)).first()
+    assert strict["reason_code"] == "out_of_range" and "in the future" in strict["reason"]
