@@ -10,7 +10,8 @@ newest committed event time minus --lateness are counted as late and quarantined
 
 Restart-safe: offsets live in the checkpoint folder and each batch commits exactly once in MySQL.
 Each run is one MLflow run (experiment retail_pulse/streaming) with per-batch metrics.
-Exit codes: 0 done, 2 bad arguments, 3 data loss detected (see the message), 4 services unreachable.
+Exit codes: 0 done, 2 bad arguments, 3 data loss detected, or checkpoint and ledger disagree (see the
+message), 4 services unreachable.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION}
 DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # the exception lines of errors raised in the source or a batch, not the traceback's `raise ...(`
-DATA_LOSS = re.compile(r"DataLossError: (.+)")
+DATA_LOSS = re.compile(r"(?:DataLossError|CheckpointMismatch|LedgerMismatch): (.+)")
 BROKER_DOWN = re.compile(r"BrokerUnavailable: (.+)")
 KAFKA_HINT = "start the stack with `make up`, or check RP_KAFKA_BOOTSTRAP"
 

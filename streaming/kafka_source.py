@@ -58,6 +58,10 @@ class DataLossError(RuntimeError):
     """Records between the checkpoint and the topic's current log are gone."""
 
 
+class CheckpointMismatch(RuntimeError):
+    """The checkpoint belongs to another topic."""
+
+
 class BrokerUnavailable(RuntimeError):
     """The broker cannot be reached (at start, or while reading a batch)."""
 
@@ -69,7 +73,7 @@ def topic_offsets(topic: str, offsets: dict) -> dict[str, int]:
         return {str(p): int(v) for p, v in offsets.items()}
     other = set(offsets) - {topic}
     if other:
-        raise ValueError(
+        raise CheckpointMismatch(
             f"the checkpoint holds offsets of topic {', '.join(sorted(other))}, not {topic!r}: a query name and its"
             " checkpoint belong to one topic; run this topic under its own --name (or --checkpoint)"
         )

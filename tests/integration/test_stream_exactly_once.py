@@ -206,3 +206,16 @@ def test_a_lost_checkpoint_with_committed_batches_refuses_to_start(settings, top
     again = run_stream(topic, name, checkpoint)
     assert again.returncode == 3
     assert f"query {name} has 1 committed batch(es) in stream_batches but no checkpoint" in again.stderr
+
+
+def test_a_checkpoint_of_another_topic_is_refused_in_one_line(settings, topic, tmp_path):
+    other = f"{topic}_other"
+    ensure_topics(settings, [other])
+    produce_transactions(settings, topic, 50, seed=33)
+    produce_transactions(settings, other, 50, seed=34)
+    name, checkpoint = f"mixed_{topic}", tmp_path / "ckpt"
+    assert run_stream(topic, name, checkpoint).returncode == 0
+    refused = run_stream(other, name, checkpoint)
+    assert refused.returncode == 3, refused.stderr[-2000:]
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and f"holds offsets of topic {topic}, not '{other}'" in errors[0]

@@ -2,7 +2,7 @@ from datetime import datetime
 
 import pytest
 
-from streaming.kafka_source import DataLossError, cap_offsets, check_data_loss, topic_offsets
+from streaming.kafka_source import CheckpointMismatch, DataLossError, cap_offsets, check_data_loss, topic_offsets
 from streaming.sinks import write_tsv
 
 
@@ -29,7 +29,7 @@ def test_new_partition_missing_from_start_reads_from_zero():
 def test_offsets_use_sparks_layout_and_refuse_another_topics_checkpoint():
     assert topic_offsets("tx", {"tx": {"0": 5, "1": 7}}) == {"0": 5, "1": 7}
     assert topic_offsets("tx", {"0": 5}) == {"0": 5}  # checkpoints of earlier versions
-    with pytest.raises(ValueError, match="offsets of topic other, not 'tx'"):
+    with pytest.raises(CheckpointMismatch, match="offsets of topic other, not 'tx'"):
         topic_offsets("tx", {"other": {"0": 5}})
 
 
