@@ -298,8 +298,11 @@ def run(args: argparse.Namespace) -> int:
     output = run_forecasts(history, args.config, spark, end=pd.Timestamp(as_of))
     fit_s = time.time() - fit_started
     report, per_series = backtest_report(output, args.config)
-    run_metrics = {"fit_wall_s": round(fit_s, 2), "s_per_series": round(fit_s / series, 4)}
-    run_metrics["input_age_days"] = freshness.age_days
+    run_metrics = {
+        "fit_wall_s": round(fit_s, 2),
+        "s_per_series": round(fit_s / series, 4),
+        "input_age_days": freshness.age_days,
+    }
     if mlflow_run:
         log_run(settings, args, report, per_series, history, output, run_metrics)
     run_id = mlflow_run.info.run_id if mlflow_run else None

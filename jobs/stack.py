@@ -30,6 +30,7 @@ from pathlib import Path
 from common.settings import REPO_ROOT, SECRET_FIELDS, Settings, load_settings, read_env_file
 
 SERVICES = ("mariadb", "kafka", "mlflow", "airflow")
+CORE_SERVICES = SERVICES[:3]  # what the pipeline jobs and the tests need (Airflow starts apart)
 VENV_BIN = Path(sys.executable).parent
 AIRFLOW_BIN = Path(os.environ.get("RP_AIRFLOW_VENV", REPO_ROOT / ".venvs" / "airflow")) / "bin"
 
@@ -348,6 +349,13 @@ def start_service(settings: Settings, svc: Service) -> str:
     return wait_healthy(settings, svc)
 
 
+def start_services(settings: Settings, names=CORE_SERVICES, report=lambda name, state: None) -> None:
+    """Start the named services in order (a healthy one is left alone); ``report(name, state)``."""
+    services = build_services(settings)
+    for name in names:
+        report(name, start_service(settings, services[name]))
+
+
 def wait_healthy(settings: Settings, svc: Service) -> str:
     deadline = time.monotonic() + svc.timeout
     started = time.monotonic()
@@ -424,9 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.action == "up":
             settings = ensure_credentials(settings)
-            services = build_services(settings)
-            for name in args.services:
-                print(f"{name}: {start_service(settings, services[name])}", flush=True)
+            start_services(settings, args.services, lambda name, state: print(f"{name}: {state}", flush=True))
         elif args.action == "down":
             for name in reversed(args.services):
                 print(f"{name}: {stop_service(settings, name)}")

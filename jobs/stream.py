@@ -55,6 +55,14 @@ def parse_duration(text: str) -> int | None:
     return int(match.group(1)) * UNIT_SECONDS[match.group(2)[0]] if match else None
 
 
+def duration(text: str) -> timedelta:
+    """An argparse type: '3d', '12h', '30m' -> timedelta."""
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a duration such as 3d, 12h or 30m")
+    return timedelta(seconds=seconds)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.stream", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,10 +93,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " (default: QUERY, or QUERY-TOPIC with --topic)",
     )
     parser.add_argument(
-        "--lateness", default="3d", help="sales_aggregation: allowed event-time lateness, e.g. 3d or 12h (default 3d)"
+        "--lateness",
+        type=duration,
+        default="3d",
+        help="sales_aggregation: allowed event-time lateness, e.g. 3d or 12h (default 3d)",
     )
     parser.add_argument(
         "--max-future-skew",
+        type=duration,
         default="1d",
         help="event times later than the batch's time by more than this are out_of_range (default 1d)",
     )
@@ -99,14 +111,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if not seconds:
             parser.error(f"--trigger {args.trigger!r}: expected an interval such as 10s or 2 minutes")
         args.trigger = f"{seconds} seconds"
-    lateness = parse_duration(args.lateness)
-    if lateness is None:
-        parser.error(f"--lateness {args.lateness!r}: expected a duration such as 3d, 12h or 30m")
-    args.lateness = timedelta(seconds=lateness)
-    skew = parse_duration(args.max_future_skew)
-    if skew is None:
-        parser.error(f"--max-future-skew {args.max_future_skew!r}: expected a duration such as 1d or 6h")
-    args.max_future_skew = timedelta(seconds=skew)
     if args.max_rows_per_trigger is not None and args.max_rows_per_trigger < 1:
         parser.error("--max-rows-per-trigger must be at least 1")
     return args

@@ -5,7 +5,6 @@ checkpoints. Runs are triggered through the REST API and followed to the end, as
 would in the UI."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from common.settings import SECRET_FIELDS, load_settings
 from jobs.trigger import AirflowClient, task_output
+from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 900
@@ -28,12 +28,6 @@ def pipeline(*args):
     return result.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def operator_stack(tmp_path_factory):
     from jobs import stack
@@ -41,9 +35,7 @@ def operator_stack(tmp_path_factory):
     from streaming.topics import ensure_topics
 
     shared = stack.ensure_credentials(load_settings())
-    services = stack.build_services(shared)
-    for name in ("mariadb", "kafka", "mlflow"):
-        stack.start_service(shared, services[name])
+    stack.start_services(shared)
     state = tmp_path_factory.mktemp("operator_stack")
     tag = f"e2e{os.getpid()}"
     overrides = {

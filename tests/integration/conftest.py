@@ -20,10 +20,7 @@ def settings(tmp_path_factory):
     from jobs import stack
 
     os.environ["RP_CHECKPOINT_ROOT"] = str(tmp_path_factory.mktemp("checkpoints"))
-    current = stack.ensure_credentials(load_settings())
-    services = stack.build_services(current)
-    for name in ("mariadb", "kafka", "mlflow"):
-        stack.start_service(current, services[name])
+    stack.start_services(stack.ensure_credentials(load_settings()))
     return load_settings()
 
 

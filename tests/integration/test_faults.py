@@ -13,7 +13,8 @@ from common.db import query
 from common.settings import load_settings
 from streaming.topics import ensure_topics
 from tests.integration.conftest import produce_transactions, stream_command
-from tests.integration.test_stream_exactly_once import batches_done, free_port
+from tests.integration.test_stream_exactly_once import batches_done
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 

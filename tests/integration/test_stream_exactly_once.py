@@ -17,6 +17,7 @@ from common.settings import load_settings
 from streaming.sources import generated_transactions
 from streaming.topics import ensure_topics
 from tests.integration.conftest import produce_transactions, run_stream, stream_command
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -114,12 +115,6 @@ def dead_letters_for(settings, topic):
     keys = {m.key for m in consumer if m.key.decode().startswith(f"{topic}-")}
     consumer.close()
     return len(keys)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:
