@@ -52,6 +52,8 @@ class Settings:
     topic_dead_letter: str = "dead_letter"
     topic_retail_aggregated: str = "retail_aggregated"
     topic_forecasts: str = "forecasts"
+    topic_review_sentiment: str = "review_sentiment"
+    topic_ner_results: str = "ner_results"
     # MLflow
     mlflow_port: int = 5055
     mlflow_tracking_uri: str = "http://127.0.0.1:5055"

@@ -5,11 +5,21 @@
     python -m jobs.produce --source generated --until 2026-11-22 --days 800
     python -m jobs.produce --source file --path train.csv --rate 2000 --malformed-fraction 0.01
     python -m jobs.produce --source ta_feng
+    python -m jobs.produce --source reviews --until 2026-11-22 --days 90
+    python -m jobs.produce --source review_corpus --until 2026-11-22 --days 90
+    python -m jobs.produce --source posts --posts 500 --until 2026-11-22 --days 90
 
-Sources (all transaction events): "generated" is the seeded multi-store generator (daily totals per
-store and item from 2023-01-01); "file" reads any documented CSV format (Kaggle date,store,item,sales;
-or date,store_id,item_id,quantity,unit_price[,customer_id,txn_id]); "ta_feng" the real Ta-Feng
-grocery lines fetched by `make setup`.
+Transaction sources: "generated" is the seeded multi-store generator (daily totals per store and
+item from 2023-01-01); "file" reads any documented CSV format (Kaggle date,store,item,sales; or
+date,store_id,item_id,quantity,unit_price[,customer_id,txn_id]); "ta_feng" the real Ta-Feng grocery
+lines fetched by `make setup`.
+Review sources (product_review events about the generator's items and stores): "reviews" is a
+generator whose star ratings follow each product's quality and whose words follow the rating;
+"review_corpus" replays real labelled drug reviews attached to catalogue products.
+Post source (social_post events): "posts" writes posts through an LLM (groq, --llm-model) when
+GROQ_API_KEY is set, else with the offline generator; either way 35% positive, 35% neutral, 30%
+negative, each post carrying its intended label and synthetic=1. Review and post sources spread
+their records over the --days days ending on --until (default: 90 days ending yesterday, UTC).
 
 Messages are keyed by the contract's key fields, validated by the contract, and carry
 deterministic event ids (a replay is recognisable downstream). Every message counts as sent only
@@ -21,22 +31,67 @@ arguments or data file, 4 broker unreachable or messages not acknowledged.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from common.settings import load_settings
+from streaming import review_sources as reviews
+from streaming.catalogue import catalogue
 from streaming.contracts import CONTRACTS
 from streaming.producer import produce
 from streaming.sources import TA_FENG_PATH, DatasetError, file_transactions, generated_transactions
 from streaming.topics import broker_reachable
 
-SOURCE_EVENTS = {"generated": "transaction", "file": "transaction", "ta_feng": "transaction"}
+SOURCE_EVENTS = {
+    "generated": "transaction",
+    "file": "transaction",
+    "ta_feng": "transaction",
+    "reviews": "product_review",
+    "review_corpus": "product_review",
+    "posts": "social_post",
+}
 GENERATOR_START = date(2023, 1, 1)
+TEXT_DAYS = 90  # review and post sources: default window ending yesterday
+REVIEW_CORPUS = "drug_reviews"
+
+
+def text_records(args: argparse.Namespace):
+    """Reviews or posts about the generator's catalogue, spread over [--since, --until]."""
+    cat = catalogue(args.items, args.stores)
+    days = (args.until - args.since).days + 1
+    if args.source == "reviews":
+        return reviews.generated_reviews(cat, args.seed, args.since, days, args.per_day)
+    if args.source == "review_corpus":
+        from models.text_corpora import CorpusMissing, load
+
+        try:
+            frame = load(REVIEW_CORPUS)
+        except CorpusMissing as exc:
+            raise DatasetError(str(exc)) from None
+        return reviews.corpus_reviews(cat, frame, args.seed, args.since, days)
+    key = os.environ.get("GROQ_API_KEY", "").strip()
+    if key:
+        print(f"posts: LLM generator (groq, model {args.llm_model}), up to {args.posts:,} posts"
+              f" in {args.llm_max_seconds:.0f} s", flush=True)  # fmt: skip
+        try:
+            posts = list(reviews.llm_posts(cat, args.seed, args.posts, args.since, days, key, args.llm_model,
+                                           max_seconds=args.llm_max_seconds))  # fmt: skip
+            print(f"posts: the LLM wrote {len(posts):,} posts")
+            return iter(posts)
+        except reviews.LLMUnavailable as exc:
+            print(f"posts: LLM unavailable ({exc}); falling back to the offline generator", flush=True)
+    else:
+        print("posts: GROQ_API_KEY is not set: offline generator (template posts, same class balance)", flush=True)
+    return reviews.offline_posts(cat, args.seed, args.posts, args.since, days)
 
 
 def records(args: argparse.Namespace):
     """The chosen source's records, restricted to event dates in [--since, --until]."""
+    if SOURCE_EVENTS[args.source] != "transaction":
+        yield from text_records(args)
+        return
     if args.source == "generated":
         until = args.until or date.fromordinal(GENERATOR_START.toordinal() + 799)
         days = (until - GENERATOR_START).days + 1
@@ -56,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.produce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--event", default="transaction", choices=sorted(CONTRACTS), help="event contract")
+    parser.add_argument("--event", choices=sorted(CONTRACTS), help="event contract (default: the source's)")
     parser.add_argument("--source", default="generated", choices=sorted(SOURCE_EVENTS), help="record source")
     parser.add_argument("--path", type=Path, help="the CSV for --source file")
     parser.add_argument("--since", type=date.fromisoformat, help="first event date to send (YYYY-MM-DD)")
@@ -74,6 +129,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fraction of messages deliberately broken, for demos and tests (0..1)",
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the generator and of the malformed choice")
+    parser.add_argument("--per-day", type=int, default=20, help="reviews: generated reviews per day")
+    parser.add_argument("--posts", type=int, default=500, help="posts: how many to write")
+    parser.add_argument("--llm-model", default=reviews.DEFAULT_LLM_MODEL, help="posts: the groq model")
+    parser.add_argument("--llm-max-seconds", type=float, default=300.0, help="posts: time cap of the LLM path")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 0:
@@ -84,12 +143,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--malformed-fraction must be between 0 and 1")
     if (args.source == "file") != (args.path is not None):
         parser.error("--path is required with --source file, and only with it")
+    if SOURCE_EVENTS[args.source] != "transaction" and args.since is None:
+        args.until = args.until or datetime.now(UTC).date() - timedelta(days=1)
+        args.days = args.days or TEXT_DAYS
+    if args.per_day < 1 or args.posts < 1:
+        parser.error("--per-day and --posts must be at least 1")
     if args.days is not None:
         if args.since is not None or args.until is None or args.days < 1:
             parser.error("--days N needs --until and N >= 1, and replaces --since")
         args.since = args.until - timedelta(days=args.days - 1)
     if args.stores < 1 or args.items < 1:
         parser.error("--stores and --items must be at least 1")
+    args.event = args.event or SOURCE_EVENTS[args.source]
     if SOURCE_EVENTS[args.source] != args.event:
         parser.error(f"source {args.source!r} produces {SOURCE_EVENTS[args.source]} events, not {args.event}")
     return args

@@ -3,15 +3,19 @@
     python -m jobs.stream raw_transactions                   # process what is there, then stop
     python -m jobs.stream raw_transactions --trigger 10s     # keep running, a micro-batch every 10 s
     python -m jobs.stream sales_aggregation --lateness 3d    # daily sales per store-item + retail_aggregated
+    python -m jobs.stream review_scoring                     # reviews -> sentiment + entities
 
 Queries: raw_<table> land each contract's records in its raw table; sales_aggregation adds
 transactions into daily_sales (units, revenue) with an event-time watermark: rows older than the
 newest committed event time minus --lateness are counted as late and quarantined, not added.
+review_scoring / post_scoring land reviews / social posts in their raw table and score them with
+the registered sentiment model's @champion and the catalogue's entity ruler: review_sentiment and
+review_entities in MySQL, the review_sentiment and ner_results topics.
 
 Restart-safe: offsets live in the checkpoint folder and each batch commits exactly once in MySQL.
 Each run is one MLflow run (experiment retail_pulse/streaming) with per-batch metrics.
-Exit codes: 0 done, 2 bad arguments, 3 data loss detected, or checkpoint and ledger disagree (see the
-message), 4 services unreachable.
+Exit codes: 0 done, 2 bad arguments or no champion model to score with, 3 data loss detected, or
+checkpoint and ledger disagree (see the message), 4 services unreachable.
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ from common.cli import MYSQL_DOWN, MYSQL_HINT, exit_code, fail
 from common.db import query
 from common.settings import load_settings
 from common.tracking import run_url, start_run
-from streaming.contracts import TRANSACTION
+from streaming.contracts import PRODUCT_REVIEW, SOCIAL_POST, TRANSACTION
 from streaming.raw_ingest import QUERIES, RawIngest
 from streaming.sinks import BatchResult
 
 SALES_QUERY = "sales_aggregation"
-QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION}
+SCORING_QUERIES = {"review_scoring": PRODUCT_REVIEW, "post_scoring": SOCIAL_POST}
+QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION, **SCORING_QUERIES}
 DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # the exception lines of errors raised in the source or a batch, not the traceback's `raise ...(`
@@ -205,6 +210,14 @@ def run(args: argparse.Namespace) -> int:
     orphaned = orphaned_ledger(settings, name, checkpoint)
     if orphaned:
         return fail(orphaned, 3)
+    scorer = None
+    if args.query in SCORING_QUERIES:  # the model first: without one there is nothing to run
+        from streaming.reviews import NoChampion, Scorer
+
+        try:
+            scorer = Scorer(settings)
+        except NoChampion as exc:
+            return fail(str(exc), 2)
     mlflow_run = None
     if args.mlflow:
         import mlflow
@@ -230,9 +243,15 @@ def run(args: argparse.Namespace) -> int:
     for logger in ("org.apache.spark.sql.execution.streaming", "org.apache.spark.executor.Executor",
                    "org.apache.spark.scheduler.TaskSetManager"):  # fmt: skip
         log4j.core.config.Configurator.setLevel(logger, log4j.Level.OFF)
-    ensure_topics(settings, [settings.topic_dead_letter] + ([settings.topic_retail_aggregated] if sales else []))
+    results = {SALES_QUERY: [settings.topic_retail_aggregated]}
+    results.update(dict.fromkeys(SCORING_QUERIES, [settings.topic_review_sentiment, settings.topic_ner_results]))
+    ensure_topics(settings, [settings.topic_dead_letter, *results.get(args.query, [])])
     if sales:
         handler = SalesAggregation(settings, args.lateness, on_batch=progress, query_name=name)
+    elif scorer is not None:
+        from streaming.reviews import ReviewScoring
+
+        handler = ReviewScoring(settings, contract, scorer, on_batch=progress, query_name=name)
     else:
         handler = RawIngest(settings, contract, on_batch=progress, query_name=name)
     source = read_topic(spark, settings, topic, max_rows, args.fail_on_data_loss)

@@ -52,6 +52,7 @@ class Field:
     choices: tuple[str, ...] | None = None
     max_len: int = 64
     doc: str = ""
+    added_in: int | None = None  # the migration that added the column; None: the raw table's first DDL
 
     def check(self, value: Any, now: datetime | None = None) -> Any:
         """Return the value converted to its Python type, or raise ContractError. ``now`` (naive
@@ -205,11 +206,17 @@ class Contract:
 
     # -- SQL --------------------------------------------------------------------------------------
     def ddl(self) -> str:
-        columns = [f"  {f.name} {f.sql_type}" for f in self.all_fields]
+        """The raw table as first created (migration 0002); later fields come by :meth:`alter_ddl`."""
+        columns = [f"  {f.name} {f.sql_type}" for f in self.all_fields if f.added_in is None]
         columns += [f"  {name} {sql_type}" for name, sql_type in SOURCE_COLUMNS]
         columns += ["  ingested_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)", "  PRIMARY KEY (event_id)"]
         body = ",\n".join(columns)
         return f"CREATE TABLE IF NOT EXISTS {self.table} (\n{body}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;"
+
+    def alter_ddl(self, migration: int) -> str | None:
+        """The columns migration ``migration`` adds to the raw table (None if it adds none)."""
+        added = [f"ADD COLUMN {f.name} {f.sql_type}" for f in self.all_fields if f.added_in == migration]
+        return f"ALTER TABLE {self.table}\n  " + ",\n  ".join(added) + ";" if added else None
 
     @property
     def table_columns(self) -> list[str]:
@@ -261,6 +268,23 @@ PRODUCT_REVIEW = Contract(
         Field("rating", "int", required=False, min=1, max=5),
         Field("label", "string", required=False, choices=("negative", "neutral", "positive")),
         Field("created_at", "timestamp"),
+        Field(
+            "store_id",
+            "int",
+            required=False,
+            min=1,
+            max=1_000_000,
+            doc="The store it was bought in, if known.",
+            added_in=7,
+        ),
+        Field(
+            "source",
+            "string",
+            required=False,
+            max_len=32,
+            doc="Where it came from: corpus name or generator.",
+            added_in=7,
+        ),
     ),
 )
 
@@ -276,6 +300,16 @@ SOCIAL_POST = Contract(
         Field("product_id", "string", required=False),
         Field("text", "string", max_len=5000),
         Field("created_at", "timestamp"),
+        Field("store_id", "int", required=False, min=1, max=1_000_000, doc="A store the post mentions.", added_in=7),
+        Field(
+            "label",
+            "string",
+            required=False,
+            choices=("negative", "neutral", "positive"),
+            doc="Generated posts: the sentiment the generator intended.",
+            added_in=7,
+        ),
+        Field("synthetic", "int", required=False, min=0, max=1, doc="1 for generated posts.", added_in=7),
     ),
 )
 

@@ -8,8 +8,8 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from common.settings import Settings
 
-# Result topics of later stages (raw, dead-letter, retail_aggregated and forecasts come from settings).
-RESULT_TOPICS = ("review_sentiment", "ner_results", "review_risk", "recommendations")
+# Result topics of later stages (raw, dead-letter and the other result topics come from settings).
+RESULT_TOPICS = ("review_risk", "recommendations")
 
 
 def broker_reachable(bootstrap: str) -> bool:

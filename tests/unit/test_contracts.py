@@ -97,7 +97,7 @@ def test_malformed_records_fail_with_the_intended_reason(contract, kind):
 def _sample(field):
     if field.choices:
         return field.choices[0]
-    return {"string": "abc", "int": int(field.min or 1) + 1, "float": 2.0, "timestamp": datetime(2024, 1, 2)}[
+    return {"string": "abc", "int": int(field.max or 2), "float": 2.0, "timestamp": datetime(2024, 1, 2)}[
         field.kind
     ]
 
@@ -106,6 +106,10 @@ def test_committed_migration_holds_exactly_the_contract_ddl():
     from jobs.migrate import MIGRATIONS_DIR
 
     assert (MIGRATIONS_DIR / "0002_raw_tables.sql").read_text() == render_ddl()
+    # columns added to a contract later come with the migration that adds them, generated likewise
+    assert render_ddl(7) in (MIGRATIONS_DIR / "0007_reviews.sql").read_text()
+    added = {f.added_in for c in CONTRACTS.values() for f in c.all_fields} - {None}
+    assert added == {7}, "a new added_in needs its migration checked here"
 
 
 @pytest.mark.parametrize("contract", list(CONTRACTS.values()), ids=list(CONTRACTS))
@@ -116,8 +120,9 @@ def test_spark_schema_and_ddl_name_the_same_columns(contract):
         for line in contract.ddl().splitlines()[1:]
         if line.startswith("  ") and not line.strip().startswith("PRIMARY")
     ]
+    added = [line.split()[2] for line in (contract.alter_ddl(7) or "").splitlines()[1:]]
     assert spark_columns == contract.field_names
-    assert ddl_columns == contract.table_columns + ["ingested_at"]
+    assert sorted(ddl_columns + added) == sorted(contract.table_columns + ["ingested_at"])
     nullable = {f.name: f.nullable for f in contract.spark_schema().fields}
     for line in contract.ddl().splitlines()[1:]:
         name = line.split()[0] if line.startswith("  ") else None
