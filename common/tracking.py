@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.request
 
 from common.settings import Settings
@@ -11,10 +12,9 @@ class TrackingUnavailable(RuntimeError):
     pass
 
 
-def start_run(settings: Settings, experiment: str, run_name: str, tags: dict | None = None):
-    """Point MLflow at the configured server, check it answers, and start a run."""
-    import mlflow
-
+def check_tracking(settings: Settings) -> None:
+    """Raise TrackingUnavailable (one clear line) unless the configured MLflow server answers."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # job logs, not a terminal
     uri = settings.mlflow_tracking_uri
     if uri.startswith("http"):
         try:
@@ -24,7 +24,14 @@ def start_run(settings: Settings, experiment: str, run_name: str, tags: dict | N
                 f"MLflow tracking server {uri} is not reachable ({exc}); start it with `make up` "
                 "or set RP_MLFLOW_TRACKING_URI"
             ) from None
-    mlflow.set_tracking_uri(uri)
+
+
+def start_run(settings: Settings, experiment: str, run_name: str, tags: dict | None = None):
+    """Point MLflow at the configured server, check it answers, and start a run."""
+    import mlflow
+
+    check_tracking(settings)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_experiment(settings.mlflow_experiment(experiment))
     return mlflow.start_run(run_name=run_name, tags=tags or {})
 

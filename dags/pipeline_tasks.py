@@ -30,6 +30,11 @@ def run_day(dag_run) -> str:
     return day.isoformat()
 
 
+def run_hour(dag_run) -> int:
+    """The UTC hour a run covers (its logical date's), or -1 for a run without a logical date."""
+    return dag_run.logical_date.hour if dag_run.logical_date else -1
+
+
 def run_seed(dag_run) -> int:
     """A seed of the run's own (from its run id): two runs differ, a cleared and re-run task replays
     the same events."""
@@ -37,7 +42,7 @@ def run_seed(dag_run) -> int:
 
 
 # user_defined_macros of every DAG: templates call them with the context's dag_run
-MACROS = {"run_day": run_day, "run_seed": run_seed}
+MACROS = {"run_day": run_day, "run_hour": run_hour, "run_seed": run_seed}
 
 
 def pipeline_task(task_id: str, job_args: str, only_if: str | None = None, **kwargs) -> BashOperator:

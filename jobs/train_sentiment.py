@@ -2,6 +2,7 @@
 
     python -m jobs.train_sentiment                    # corpora only; champion if there is none yet
     python -m jobs.train_sentiment --new-data db      # + labelled reviews from MySQL: a challenger
+    python -m jobs.train_sentiment --if-missing       # only if no champion exists (first DAG run)
     python -m jobs.train_sentiment --new-data reviews.csv --text-col text --label-col stars --scale stars
 
 Training text: the real corpora marked "train" in models/text_corpora.py (never generated text
@@ -32,9 +33,9 @@ import pandas as pd
 
 from common.cli import exit_code, fail
 from common.settings import Settings, load_settings
-from common.tracking import run_url, start_run
+from common.tracking import check_tracking, run_url, start_run
 from models import sentiment as S
-from models.text_corpora import HELD_OUT, SOURCES, TRAIN, CorpusMissing, load, load_many
+from models.text_corpora import HELD_OUT, SOURCES, TRAIN, CorpusMissing, labelled_file, load, load_many
 
 PROMOTION_METRIC = "holdout_macro_f1"
 ROBUSTNESS_CORPUS = "vader_amazon"
@@ -51,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--c", type=float, default=2.0, help="inverse regularisation of the logistic regression")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-register", dest="register", action="store_false", help="log the run, register nothing")
+    parser.add_argument("--if-missing", action="store_true", help="do nothing if a champion is registered already")
     return parser.parse_args(argv)
 
 
@@ -67,28 +69,6 @@ def labelled_reviews_from_db(settings: Settings) -> pd.DataFrame:
     stars = S.to_labels(frame["rating"].fillna(3), "stars") if len(frame) else []
     frame["label"] = frame["label"].where(frame["label"].notna(), pd.Series(stars, index=frame.index, dtype=object))
     return frame[["text", "label"]].assign(corpus="new_reviews")
-
-
-def labelled_csv(path: str, text_col: str, label_col: str, scale: str) -> pd.DataFrame:
-    """A user's labelled file as ``text, label, corpus``; raises ValueError with one clear line."""
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in (text_col, label_col) if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
-    frame = frame[frame[text_col].str.strip() != ""]
-    if frame.empty:
-        raise ValueError(f"{path}: no rows with text")
-    try:
-        labels = S.to_labels(frame[label_col], scale)
-    except S.LabelError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    return pd.DataFrame({"text": frame[text_col].to_numpy(), "label": labels, "corpus": Path(path).stem})
 
 
 def evaluate(model, vader: S.Vader, corpora: dict[str, pd.DataFrame]) -> dict:
@@ -178,13 +158,20 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     started = time.time()
+    if args.if_missing:
+        check_tracking(settings)
+        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+        version, value = champion_score(mlflow.MlflowClient())
+        if version is not None:
+            print(f"{S.MODEL_NAME}@champion is version {version} (holdout macro-F1 {value}); nothing to train")
+            return 0
     try:
         pool = load_many(TRAIN)
         held_out = {name: load(name) for name in HELD_OUT}
         if args.new_data == "db":
             new = labelled_reviews_from_db(settings)
         elif args.new_data:
-            new = labelled_csv(args.new_data, args.text_col, args.label_col, args.scale)
+            new = labelled_file(args.new_data, args.text_col, args.label_col, args.scale)
         else:
             new = None
     except (CorpusMissing, ValueError) as exc:

@@ -162,6 +162,32 @@ def load_many(names) -> pd.DataFrame:
     return pd.concat([load(n) for n in names], ignore_index=True)
 
 
+def labelled_file(path: str, text_col: str, label_col: str, scale: str, low: float = -0.05,
+                  high: float = 0.05) -> pd.DataFrame:  # fmt: skip
+    """A user's labelled CSV (TSV if it ends in .tsv) as ``text, label, corpus``; labels mapped by
+    ``scale`` (see models.sentiment.to_labels). Raises ValueError with one clear line."""
+    from models.sentiment import LabelError, to_labels
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False, sep="\t" if file.suffix == ".tsv" else ",")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in (text_col, label_col) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(frame.columns)})")
+    frame = frame[frame[text_col].str.strip() != ""]
+    if frame.empty:
+        raise ValueError(f"{path}: no rows with text")
+    try:
+        labels = to_labels(frame[label_col], scale, low, high)
+    except LabelError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return pd.DataFrame({"text": frame[text_col].to_numpy(), "label": labels, "corpus": Path(path).stem})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.text_corpora", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip

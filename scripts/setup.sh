@@ -53,4 +53,9 @@ if [ ! -s .data/ta_feng.csv.zip ]; then
   fi
   rm -rf "$tmp"
 fi
+# Real labelled text for the sentiment model (models/text_corpora.py says which and from where).
+if ! .venvs/pipeline/bin/python -m models.text_corpora --fetch > .data/text_corpora.log 2>&1; then
+  tail -5 .data/text_corpora.log >&2
+  echo "setup: warning: could not fetch the labelled text corpora; jobs.train_sentiment needs them" >&2
+fi
 echo "setup: done (.venvs/pipeline, .venvs/airflow, .data/)"

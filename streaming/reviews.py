@@ -57,6 +57,9 @@ class Scorer:
         from models.sentiment import MODEL_NAME
         from streaming.catalogue import catalogue
 
+        from common.tracking import check_tracking
+
+        check_tracking(settings)
         mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
         try:
             version = mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
