@@ -58,6 +58,7 @@ class Settings:
     mlflow_port: int = 5055
     mlflow_tracking_uri: str = "http://127.0.0.1:5055"
     mlflow_experiment_prefix: str = "retail_pulse"
+    sentiment_model: str = "retail_pulse_sentiment"  # registered model name; scoring loads its @champion
     # Airflow
     airflow_port: int = 8085
     airflow_admin_user: str = "admin"

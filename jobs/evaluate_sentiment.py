@@ -2,7 +2,8 @@
 
     python -m jobs.evaluate_sentiment --data reviews.csv --text-col text --label-col label --out metrics.json
     python -m jobs.evaluate_sentiment --data reviews.csv --text-col body --label-col stars --scale stars
-    python -m jobs.evaluate_sentiment --data tweets.tsv --text-col text --label-col score --scale score --low -0.5 --high 0.5
+    python -m jobs.evaluate_sentiment --data tweets.tsv --text-col text --label-col score --scale score \
+        --low -0.5 --high 0.5
     python -m jobs.evaluate_sentiment --data reviews.csv --text-col text --label-col label --train-fresh
 
 Labels (--scale): ``labels`` negative / neutral / positive (also neg / neu / pos, any case);
@@ -55,22 +56,13 @@ def load_model(train_fresh: bool):
     if train_fresh:
         pool = load_many(TRAIN)
         return S.fit(pool["text"], pool["label"], pool["corpus"]), "trained here on " + ", ".join(TRAIN)
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from common.tracking import TrackingUnavailable, check_tracking
+    from models.registry import NoChampion, load_champion
 
     settings = load_settings()
-    check_tracking(settings)
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    uri = f"models:/{S.MODEL_NAME}@champion"
     try:
-        return mlflow.sklearn.load_model(uri), uri
-    except MlflowException as exc:
-        raise TrackingUnavailable(
-            f"cannot load {uri} ({str(exc).splitlines()[0]}); train one with `python -m jobs.train_sentiment`"
-            " or pass --train-fresh"
-        ) from None
+        return load_champion(settings, settings.sentiment_model, S.TRAIN_HINT + " or pass --train-fresh")
+    except NoChampion as exc:
+        raise ValueError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     predicted, _ = S.predict_with_confidence(model, texts)
     report = {
         "model": {"name": name, **S.metrics(frame["label"], predicted)},
-        "vader": {"name": "vaderSentiment 3.3.2 (compound >= 0.05 positive, <= -0.05 negative)",
-                  **S.metrics(frame["label"], S.Vader().predict(texts))},  # fmt: skip
+        "vader": {
+            "name": "vaderSentiment 3.3.2 (compound >= 0.05 positive, <= -0.05 negative)",
+            **S.metrics(frame["label"], S.Vader().predict(texts)),
+        },  # fmt: skip
         "data": {"path": str(args.data), "rows": len(frame), "labels": frame["label"].value_counts().to_dict()},
     }
     Path(args.out).write_text(json.dumps(report, indent=2))

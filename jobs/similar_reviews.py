@@ -52,12 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    where, params = ("WHERE doc_type = %s", (args.doc_type,)) if args.doc_type else ("", ())
     rows = query(
         load_settings(),
         "SELECT doc_type, doc_id, item_id, sentiment, confidence, text FROM review_sentiment"
-        f" {where} ORDER BY created_at DESC LIMIT %s",
-        (*params, args.max_documents),
+        " WHERE %s IS NULL OR doc_type = %s ORDER BY created_at DESC LIMIT %s",
+        (args.doc_type, args.doc_type, args.max_documents),
     )
     if not rows:
         return fail("no scored reviews or posts stored yet: run the review_scoring stream first", 1)

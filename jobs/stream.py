@@ -212,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(orphaned, 3)
     scorer = None
     if args.query in SCORING_QUERIES:  # the model first: without one there is nothing to run
-        from streaming.reviews import NoChampion, Scorer
+        from models.registry import NoChampion
+        from streaming.reviews import Scorer
 
         try:
             scorer = Scorer(settings)

@@ -13,7 +13,7 @@ holdout): a new version becomes `@champion` only if it is not lower than the cha
 decision is an MLflow tag and a row in `model_decisions`. A robustness report (typos, truncation,
 case, punctuation, emoji) gives each perturbation's accuracy drop on the held-out product reviews.
 
-MLflow: experiment retail_pulse/sentiment, registered model retail_pulse_sentiment.
+MLflow: experiment retail_pulse/sentiment, registered model retail_pulse_sentiment (RP_SENTIMENT_MODEL).
 Exit codes: 0 done (promoted or not), 2 bad arguments or data, 4 MLflow or MySQL unreachable.
 """
 
@@ -33,8 +33,9 @@ import pandas as pd
 
 from common.cli import exit_code, fail
 from common.settings import Settings, load_settings
-from common.tracking import check_tracking, run_url, start_run
+from common.tracking import run_url, start_run
 from models import sentiment as S
+from models.registry import CHAMPION, champion, client
 from models.text_corpora import HELD_OUT, SOURCES, TRAIN, CorpusMissing, labelled_file, load, load_many
 
 PROMOTION_METRIC = "holdout_macro_f1"
@@ -114,16 +115,12 @@ def print_table(report: dict) -> None:
               f"{m['macro_f1'] - v['macro_f1']:+6.3f}  {m['accuracy']:9.3f} {v['accuracy']:9.3f}")  # fmt: skip
 
 
-def champion_score(client) -> tuple[str | None, float | None]:
+def champion_score(settings: Settings) -> tuple[str | None, float | None]:
     """The champion's version and promotion metric, or (None, None)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        version = client.get_model_version_by_alias(S.MODEL_NAME, "champion")
-    except MlflowException:
+    version = champion(settings, settings.sentiment_model)
+    if version is None:
         return None, None
-    value = client.get_run(version.run_id).data.metrics.get(PROMOTION_METRIC)
-    return version.version, value
+    return version.version, client(settings).get_run(version.run_id).data.metrics.get(PROMOTION_METRIC)
 
 
 def record_decision(settings: Settings, version: str, run_id: str, value: float, champion: float | None,
@@ -138,7 +135,7 @@ def record_decision(settings: Settings, version: str, run_id: str, value: float,
                 " challenger_value, champion_value, promoted, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     datetime.now(UTC).replace(tzinfo=None),
-                    S.MODEL_NAME,
+                    settings.sentiment_model,
                     version,
                     run_id,
                     PROMOTION_METRIC,
@@ -159,11 +156,11 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     started = time.time()
     if args.if_missing:
-        check_tracking(settings)
-        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-        version, value = champion_score(mlflow.MlflowClient())
+        version, value = champion_score(settings)
         if version is not None:
-            print(f"{S.MODEL_NAME}@champion is version {version} (holdout macro-F1 {value}); nothing to train")
+            print(
+                f"{settings.sentiment_model}@champion is version {version} (holdout macro-F1 {value}); nothing to train"
+            )
             return 0
     try:
         pool = load_many(TRAIN)
@@ -217,23 +214,22 @@ def run(args: argparse.Namespace) -> int:
         if not args.register:
             print(f"MLflow run: {run_url(settings, mlflow_run)} (not registered)")
             return 0
-        client = mlflow.MlflowClient()
-        champion_version, champion_value = champion_score(client)
+        champion_version, champion_value = champion_score(settings)
         info = mlflow.sklearn.log_model(
-            model, name="model", registered_model_name=S.MODEL_NAME,
+            model, name="model", registered_model_name=settings.sentiment_model,
             pip_requirements=["scikit-learn", "vaderSentiment==3.3.2", "scipy", "numpy"],
             skops_trusted_types=S.TRUSTED_TYPES,
         )  # fmt: skip
         version = str(info.registered_model_version)
         promoted, reason = S.promote(score, champion_value)
         if promoted:
-            client.set_registered_model_alias(S.MODEL_NAME, "champion", version)
+            client(settings).set_registered_model_alias(settings.sentiment_model, CHAMPION, version)
         mlflow.set_tags({"decision": "promoted" if promoted else "kept_champion", "decision_reason": reason})
         record_decision(settings, version, mlflow_run.info.run_id, score, champion_value, promoted, reason)
         was = f" (was version {champion_version})" if champion_version else ""
         print(
-            f"{S.MODEL_NAME} version {version}: {'PROMOTED to @champion' if promoted else 'not promoted'}{was}:"
-            f" {reason}"
+            f"{settings.sentiment_model} version {version}:"
+            f" {'PROMOTED to @champion' if promoted else 'not promoted'}{was}: {reason}"
         )
         print(f"MLflow run: {run_url(settings, mlflow_run)}")
     return 0

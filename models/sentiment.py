@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 LABELS = ("negative", "neutral", "positive")
-MODEL_NAME = "retail_pulse_sentiment"  # in the MLflow registry; scoring loads @champion
 TRUSTED_TYPES = ["models.sentiment.LexiconFeatures", "models.sentiment._normalise_all"]  # skops, on save
+TRAIN_HINT = "train one with `python -m jobs.train_sentiment`"
 VADER_THRESHOLD = 0.05  # VADER's documented cut on the compound score
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _USER = re.compile(r"@\w+")

@@ -42,34 +42,16 @@ SENTIMENT_COLUMNS = [
 ENTITY_COLUMNS = ["doc_type", "doc_id", "start_char", "end_char", "entity_label", "entity_text", "entity_id"]
 
 
-class NoChampion(RuntimeError):
-    """No model version carries the champion alias yet."""
-
-
 class Scorer:
     """The champion sentiment model and the entity tagger, loaded once."""
 
     def __init__(self, settings: Settings, items: int = 50, stores: int = 10):
-        import mlflow
-        from mlflow.exceptions import MlflowException
-
         from models.entities import EntityTagger
-        from models.sentiment import MODEL_NAME
+        from models.registry import load_champion
+        from models.sentiment import TRAIN_HINT
         from streaming.catalogue import catalogue
 
-        from common.tracking import check_tracking
-
-        check_tracking(settings)
-        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-        try:
-            version = mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
-        except MlflowException:
-            raise NoChampion(
-                f"no {MODEL_NAME}@champion in the MLflow registry at {settings.mlflow_tracking_uri}; "
-                "train one with `python -m jobs.train_sentiment`"
-            ) from None
-        self.model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version.version}")
-        self.version = f"{MODEL_NAME}/{version.version}"
+        self.model, self.version = load_champion(settings, settings.sentiment_model, TRAIN_HINT)
         self.tagger = EntityTagger(catalogue(items, stores))
 
     def score(self, texts: list[str]):

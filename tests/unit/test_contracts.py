@@ -97,9 +97,7 @@ def test_malformed_records_fail_with_the_intended_reason(contract, kind):
 def _sample(field):
     if field.choices:
         return field.choices[0]
-    return {"string": "abc", "int": int(field.max or 2), "float": 2.0, "timestamp": datetime(2024, 1, 2)}[
-        field.kind
-    ]
+    return {"string": "abc", "int": int(field.max or 2), "float": 2.0, "timestamp": datetime(2024, 1, 2)}[field.kind]
 
 
 def test_committed_migration_holds_exactly_the_contract_ddl():
