@@ -74,3 +74,16 @@ class EntityTagger:
                         label = {"ORG": "BRAND", "GPE": "STORE"}.get(e.label_, e.label_)
                         found.append(Entity(e.text, label, "", e.start_char, e.end_char))
         return out
+
+
+def detection_report(tagger: EntityTagger, examples: list[dict]) -> dict:
+    """Entity detection on hand-labelled examples (``{"text", "entities": [[label, text], ...]}``):
+    the share of labelled entities found with the same label and text (case-insensitive), and the
+    entities found that no one labelled."""
+    expected = found = extra = 0
+    for example, tags in zip(examples, tagger.tag([e["text"] for e in examples]), strict=True):
+        wanted = {(label, text.lower()) for label, text in example["entities"]}
+        got = {(e.label, e.text.lower()) for e in tags}
+        expected, found, extra = expected + len(wanted), found + len(wanted & got), extra + len(got - wanted)
+    return {"expected": expected, "found": found, "detection_rate": round(found / max(expected, 1), 4),
+            "unlabelled_finds": extra}  # fmt: skip

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
+DAG_IDS = ["transactions_ingest", "retail_pipeline", "review_analysis_pipeline"]
 HEAVY = ("pyspark", "mysql", "kafka", "mlflow", "prophet", "lightgbm", "pandas", "streaming", "jobs")
 
 
@@ -32,7 +33,7 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"transactions_ingest", "retail_pipeline"} <= set(dagbag.dag_ids)
+    assert set(DAG_IDS) <= set(dagbag.dag_ids)
 
 
 def test_parsing_is_cheap_and_imports_nothing_heavy(dagbag):
@@ -41,7 +42,7 @@ def test_parsing_is_cheap_and_imports_nothing_heavy(dagbag):
     assert loaded == []
 
 
-@pytest.mark.parametrize("dag_id", ["transactions_ingest", "retail_pipeline"])
+@pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_dag_conventions(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.tags and "retail_pulse" in dag.tags
@@ -135,7 +136,7 @@ def connections(monkeypatch):
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))
-@pytest.mark.parametrize("dag_id", ["transactions_ingest", "retail_pipeline"])
+@pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_every_templated_field_renders_for_each_kind_of_run(dagbag, connections, dag_id, run):
     dag = dagbag.dags[dag_id]
     for task in dag.tasks:
@@ -167,3 +168,31 @@ def test_stale_override_reaches_the_forecast(dagbag, connections):
     task = dagbag.dags["retail_pipeline"].get_task("forecast")
     command = render_task(task, RUNS["scheduled"], {"allow_stale": True, "max_staleness_days": 30})["bash_command"]
     assert "--max-staleness-days 30 --allow-stale" in command
+
+
+@pytest.mark.parametrize(
+    ("run", "retrain", "runs_retrain"),
+    [
+        ("scheduled", "daily", True),  # the slot of hour 00 UTC
+        ("manual_without_logical_date", "daily", False),
+        ("manual_without_logical_date", "always", True),
+        ("scheduled", "never", False),
+    ],
+)
+def test_review_pipeline_retrains_once_a_day_or_when_asked(dagbag, connections, run, retrain, runs_retrain):
+    import subprocess
+
+    dag = dagbag.dags["review_analysis_pipeline"]
+    commands = {t.task_id: render_task(t, RUNS[run], {"retrain": retrain})["bash_command"] for t in dag.tasks}
+    assert commands["score_reviews"].endswith("-m jobs.stream review_scoring --available-now")
+    test = commands["retrain"].split("; then")[0].removeprefix("if ")
+    assert subprocess.run(["bash", "-c", test]).returncode == (0 if runs_retrain else 1), test
+    assert "--new-data db" in commands["retrain"]
+
+
+def test_review_pipeline_demo_data_is_for_the_runs_day(dagbag, connections):
+    dag = dagbag.dags["review_analysis_pipeline"]
+    conf = {"demo_reviews_per_day": 50, "demo_posts": 20}
+    commands = {t.task_id: render_task(t, RUNS["scheduled"], conf)["bash_command"] for t in dag.tasks}
+    assert "--source reviews --until 2025-03-09 --days 1 --per-day 50" in commands["produce_demo_reviews"]
+    assert "--source posts --until 2025-03-09 --days 1 --posts 20" in commands["produce_demo_posts"]
