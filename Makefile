@@ -20,13 +20,19 @@ status:           ## health of each service
 DEMO_DAY  := $(shell date -u -d yesterday +%F)
 DEMO_DAYS := 800
 
-demo: up          ## the operator's path: producers -> Kafka, then both DAGs triggered through Airflow's scheduler
+demo: up          ## the operator's path: producers -> Kafka, then the DAGs triggered through Airflow's scheduler
 	@echo "== producers: $(DEMO_DAYS) days of store-item sales up to $(DEMO_DAY) (1% malformed) -> Kafka"
 	$(PY) -m jobs.produce --source generated --until $(DEMO_DAY) --days $(DEMO_DAYS) --malformed-fraction 0.01
 	@echo "== transactions_ingest (REST API trigger, no logical date, as the UI's Trigger button)"
 	$(PY) -m jobs.trigger transactions_ingest
 	@echo "== retail_pipeline for $(DEMO_DAY), the scheduled slot of the last complete day"
 	$(PY) -m jobs.trigger retail_pipeline --logical-date $(DEMO_DAY)
+	@echo "== producers: reviews (real labelled + generated, 1% malformed) and social posts for 90 days up to $(DEMO_DAY)"
+	$(PY) -m jobs.produce --source review_corpus --until $(DEMO_DAY) --days 90 --no-progress
+	$(PY) -m jobs.produce --source reviews --until $(DEMO_DAY) --days 90 --per-day 40 --malformed-fraction 0.01 --no-progress
+	$(PY) -m jobs.produce --source posts --until $(DEMO_DAY) --days 90 --posts 1000 --no-progress
+	@echo "== review_analysis_pipeline, the 00:00 slot of $(DEMO_DAY) (the daily retrain's slot)"
+	$(PY) -m jobs.trigger review_analysis_pipeline --logical-date $(DEMO_DAY)
 	$(PY) -m jobs.report
 
 test: setup       ## the whole suite on real services (unit, integration, DAG integrity, e2e)
@@ -48,6 +54,7 @@ bench: setup      ## benchmarks; results in bench/results/*.json
 	@$(PY) -m jobs.stack up --services $(CORE)
 	$(PY) -m bench.ingest
 	$(PY) -m bench.forecast
+	$(PY) -m bench.reviews
 
 contracts:        ## regenerate the raw-table migration from the contracts
 	$(PY) -m jobs.contracts --ddl > sql/migrations/0002_raw_tables.sql

@@ -1,5 +1,6 @@
 """Print what the pipeline has written to MySQL: raw table counts, quarantine reasons, recent
-batches, daily sales and the newest forecast run (with its backtest accuracy and MLflow run).
+batches, daily sales, the newest forecast run (with its backtest accuracy and MLflow run), and the
+reviews: scored documents, the sentiment model against VADER, the most negative products.
 
 python -m jobs.report            # a readable summary
 python -m jobs.report --json     # the same as JSON, for scripts
@@ -45,6 +46,7 @@ def collect(settings) -> dict:
         forecast["as_of"] = str(forecast["as_of"])
     return {
         "database": settings.mysql_database,
+        "reviews": reviews(settings),
         "sales": {
             "daily_rows": int(rows),
             "days": int(days),
@@ -67,6 +69,40 @@ def collect(settings) -> dict:
                 "last_batch_at": str(t),
             }
             for q, b, i, w, x, late, t in batches
+        ],
+    }
+
+
+def reviews(settings, top: int = 5, min_documents: int = 10) -> dict:
+    """Scored documents by type and class, the newest promoted sentiment model's holdout macro-F1
+    next to VADER's, and the products with the highest negative share."""
+    from streaming.catalogue import catalogue
+
+    counts = query(settings, "SELECT doc_type, sentiment, COUNT(*) FROM review_sentiment GROUP BY doc_type, sentiment")
+    scored: dict = {}
+    for doc_type, label, n in counts:
+        scored.setdefault(doc_type, {})[label] = int(n)
+    model = query(
+        settings,
+        "SELECT model_name, model_version, metric, challenger_value, baseline_value FROM model_decisions"
+        " WHERE promoted = 1 AND model_name = %s ORDER BY decided_at DESC LIMIT 1",
+        (settings.sentiment_model,),
+    )
+    names = {p.item_id: p.name for p in catalogue().products}
+    negative = query(
+        settings,
+        "SELECT item_id, SUM(documents), SUM(negative) / SUM(documents) FROM v_product_sentiment GROUP BY item_id"
+        " HAVING SUM(documents) >= %s ORDER BY 3 DESC, item_id LIMIT %s",
+        (min_documents, top),
+    )
+    return {
+        "scored": scored,
+        "champion": dict(zip(("model", "version", "metric", "model_value", "vader_value"), model[0], strict=True))
+        if model
+        else None,
+        "top_negative": [
+            {"item_id": i, "product": names.get(i, f"item {i}"), "documents": int(d), "negative_share": float(s)}
+            for i, d, s in negative
         ],
     }
 
@@ -104,6 +140,18 @@ def main(argv: list[str] | None = None) -> int:
             f"  query {item['query_name']}: {item['batches']} batches, {item['rows_written']:,} written, "
             f"{item['rows_quarantined']:,} quarantined ({item['late_rows']:,} late), last at {item['last_batch_at']}"
         )
+    r = report["reviews"]
+    for doc_type, labels in sorted(r["scored"].items()):
+        shares = ", ".join(f"{k} {v:,}" for k, v in sorted(labels.items()))
+        print(f"  scored {doc_type}s: {sum(labels.values()):,} ({shares})")
+    if r["champion"]:
+        c = r["champion"]
+        print(f"  sentiment model {c['model']} v{c['version']} (@champion): {c['metric']} {c['model_value']:.3f}"
+              f" vs VADER {c['vader_value']:.3f} on the held-out real corpora")  # fmt: skip
+    if r["top_negative"]:
+        print("  most negative products (share of negative reviews and posts):")
+        for p in r["top_negative"]:
+            print(f"    {p['product']:30} (item {p['item_id']}): {p['negative_share']:.0%} of {p['documents']:,}")
     sales = report["sales"]
     print(
         f"  {'daily_sales':<22} {sales['daily_rows']:>10,} rows: {sales['series']} store-items x {sales['days']} days"

@@ -124,7 +124,7 @@ def champion_score(settings: Settings) -> tuple[str | None, float | None]:
 
 
 def record_decision(settings: Settings, version: str, run_id: str, value: float, champion: float | None,
-                    promoted: bool, reason: str) -> None:  # fmt: skip
+                    baseline: float, promoted: bool, reason: str) -> None:  # fmt: skip
     from common.db import connect, transaction
 
     conn = connect(settings)
@@ -132,7 +132,8 @@ def record_decision(settings: Settings, version: str, run_id: str, value: float,
         with transaction(conn) as cur:
             cur.execute(
                 "REPLACE INTO model_decisions (decided_at, model_name, model_version, mlflow_run_id, metric,"
-                " challenger_value, champion_value, promoted, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " challenger_value, champion_value, baseline_value, promoted, reason)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     datetime.now(UTC).replace(tzinfo=None),
                     settings.sentiment_model,
@@ -141,6 +142,7 @@ def record_decision(settings: Settings, version: str, run_id: str, value: float,
                     PROMOTION_METRIC,
                     value,
                     champion,
+                    baseline,
                     int(promoted),
                     reason[:512],
                 ),  # fmt: skip
@@ -225,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         if promoted:
             client(settings).set_registered_model_alias(settings.sentiment_model, CHAMPION, version)
         mlflow.set_tags({"decision": "promoted" if promoted else "kept_champion", "decision_reason": reason})
-        record_decision(settings, version, mlflow_run.info.run_id, score, champion_value, promoted, reason)
+        record_decision(settings, version, mlflow_run.info.run_id, score, champion_value, vader_score, promoted, reason)
         was = f" (was version {champion_version})" if champion_version else ""
         print(
             f"{settings.sentiment_model} version {version}:"

@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS sentiment_sales_correlation (
   PRIMARY KEY (item_id, lag_days)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- Every challenger-vs-champion decision of a registered model, promoted or not, and why.
+-- Every challenger-vs-champion decision of a registered model, promoted or not, and why
+-- (baseline_value: the simple baseline's value of the same metric in the same run, e.g. VADER).
 CREATE TABLE IF NOT EXISTS model_decisions (
   decided_at DATETIME(6) NOT NULL,
   model_name VARCHAR(128) NOT NULL,
@@ -80,6 +81,7 @@ CREATE TABLE IF NOT EXISTS model_decisions (
   metric VARCHAR(64) NOT NULL,
   challenger_value DOUBLE NOT NULL,
   champion_value DOUBLE NULL,
+  baseline_value DOUBLE NULL,
   promoted TINYINT NOT NULL,
   reason VARCHAR(512) NOT NULL,
   PRIMARY KEY (model_name, model_version)
