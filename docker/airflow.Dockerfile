@@ -7,6 +7,7 @@ COPY requirements/pipeline.lock /opt/retail_pulse/requirements/pipeline.lock
 RUN python -m venv /opt/pipeline && /opt/pipeline/bin/pip install --no-cache-dir \
     -r /opt/retail_pulse/requirements/pipeline.lock
 COPY . /opt/retail_pulse
-RUN echo /opt/retail_pulse > /opt/pipeline/lib/python3.11/site-packages/retail_pulse.pth
+RUN echo /opt/retail_pulse > /opt/pipeline/lib/python3.11/site-packages/retail_pulse.pth \
+    && /opt/pipeline/bin/python -m models.text_corpora --fetch   # labelled text for jobs.train_sentiment
 USER airflow
 ENV RP_PIPELINE_PYTHON=/opt/pipeline/bin/python RETAIL_PULSE_ENV=docker

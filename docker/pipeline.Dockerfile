@@ -6,5 +6,6 @@ WORKDIR /opt/retail_pulse
 COPY requirements/pipeline.lock requirements/pipeline.lock
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r requirements/pipeline.lock
 COPY . .
-RUN echo /opt/retail_pulse > /opt/venv/lib/python3.11/site-packages/retail_pulse.pth
+RUN echo /opt/retail_pulse > /opt/venv/lib/python3.11/site-packages/retail_pulse.pth \
+    && /opt/venv/bin/python -m models.text_corpora --fetch   # labelled text for jobs.train_sentiment
 ENV PATH=/opt/venv/bin:$PATH PYSPARK_PYTHON=/opt/venv/bin/python RETAIL_PULSE_ENV=docker
