@@ -18,6 +18,16 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+def entry_point(parse_args: Callable, run: Callable) -> Callable[[list[str] | None], int]:
+    """A job's ``main(argv)``: parse the arguments, run, and turn an unreachable service into exit 4."""
+
+    def main(argv: list[str] | None = None) -> int:
+        args = parse_args(argv)
+        return exit_code(lambda: run(args))
+
+    return main
+
+
 def exit_code(job: Callable[[], int]) -> int:
     """Run a job's body; MLflow or MySQL being unreachable becomes one line on stderr and exit code 4."""
     import mysql.connector

@@ -25,7 +25,7 @@ import json
 import sys
 from pathlib import Path
 
-from common.cli import exit_code, fail
+from common.cli import entry_point, fail
 from common.settings import load_settings
 from models import sentiment as S
 from models.text_corpora import TRAIN, CorpusMissing, labelled_file, load_many
@@ -91,9 +91,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return exit_code(lambda: run(args))
+main = entry_point(parse_args, run)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common.cli import exit_code
+from common.cli import entry_point
 from common.db import connect, transaction
 from common.freshness import DEFAULT_MAX_STALENESS_DAYS, Freshness, StaleInput, check_freshness
 from common.settings import load_settings
@@ -323,9 +323,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return exit_code(lambda: run(args))
+main = entry_point(parse_args, run)
 
 
 if __name__ == "__main__":

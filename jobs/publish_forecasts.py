@@ -15,7 +15,7 @@ import argparse
 import sys
 from itertools import groupby
 
-from common.cli import exit_code
+from common.cli import entry_point
 from common.db import query
 from common.settings import load_settings
 from streaming.sinks import TopicPublisher
@@ -63,11 +63,6 @@ def forecast_messages(run_key: str, as_of, rows: list[tuple]) -> list[tuple[str,
     return messages
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return exit_code(lambda: run(args))
-
-
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     where, params = ("run_key = %s", (args.run_key,)) if args.run_key else ("1 = 1", ())
@@ -99,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{topic}: published {sent} series of forecast run {run_key} ({len(rows):,} daily points)")
     return 0
 
+
+main = entry_point(parse_args, run)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from common.cli import exit_code
+from common.cli import entry_point
 from common.db import connect, query, transaction
 from common.settings import load_settings
 from streaming.catalogue import catalogue
@@ -114,9 +114,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return exit_code(lambda: run(args))
+main = entry_point(parse_args, run)
 
 
 if __name__ == "__main__":

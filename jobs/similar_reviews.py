@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from common.cli import exit_code, fail
+from common.cli import entry_point, fail
 from common.db import query
 from common.settings import load_settings
 from models.sentiment import normalise
@@ -71,9 +71,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return exit_code(lambda: run(args))
+main = entry_point(parse_args, run)
 
 
 if __name__ == "__main__":

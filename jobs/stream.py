@@ -28,7 +28,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from common.cli import MYSQL_DOWN, MYSQL_HINT, exit_code, fail
+from common.cli import MYSQL_DOWN, MYSQL_HINT, entry_point, fail
 from common.db import query
 from common.settings import load_settings
 from common.tracking import run_url, start_run
@@ -299,9 +299,7 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return exit_code(lambda: run(args))
+main = entry_point(parse_args, run)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.cli import exit_code, fail
+from common.cli import entry_point, fail
 from common.settings import Settings, load_settings
 from common.tracking import run_url, start_run
 from models import sentiment as S
@@ -237,9 +237,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return exit_code(lambda: run(args))
+main = entry_point(parse_args, run)
 
 
 if __name__ == "__main__":
