@@ -6,7 +6,9 @@
 
 Talks to the stack's Airflow REST API (a JWT from /auth/token with the admin credentials, then
 POST /api/v2/dags/{dag_id}/dagRuns). Without --logical-date the run has none, which is what the
-UI's Trigger button does in Airflow 3. A paused DAG is unpaused once the run exists (its runs
+UI's Trigger button does in Airflow 3. If the DAG already has a run with the given logical date
+(Airflow allows one), that run is cleared and runs again (its conf stays), or followed if it has
+not finished. A paused DAG is unpaused once the run exists (its runs
 would stay queued otherwise; the scheduler then also makes the DAG's latest scheduled run, unless
 this run has that run's logical date), unless --keep-paused. Prints each task's state changes
 and its own output, and on failure the failing task's log tail.
@@ -103,6 +105,18 @@ class AirflowClient:
         body = {"logical_date": logical_date.isoformat() if logical_date else None, "conf": conf}
         return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
 
+    def run_at(self, dag_id: str, logical_date: datetime) -> dict | None:
+        """The DAG's run with this logical date, if there is one."""
+        stamp = urllib.parse.quote(logical_date.isoformat())
+        path = f"/api/v2/dags/{dag_id}/dagRuns?logical_date_gte={stamp}&logical_date_lte={stamp}"
+        runs = self._request("GET", path)["dag_runs"]
+        return runs[0] if runs else None
+
+    def clear(self, dag_id: str, run_id: str) -> None:
+        """Clear a finished run so the scheduler runs all its tasks again (the UI's Clear button)."""
+        self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/clear",
+                      {"dry_run": False})  # fmt: skip
+
     def run(self, dag_id: str, run_id: str) -> dict:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")
 
@@ -194,6 +208,29 @@ def follow(client: AirflowClient, args: argparse.Namespace, run_id: str) -> dict
     return client.wait_for_run(args.dag_id, run_id, args.timeout, on_task)
 
 
+def trigger_or_rerun(client: AirflowClient, args: argparse.Namespace) -> dict:
+    """Trigger a run; if the DAG already has one with this logical date (one run per logical date),
+    clear that run so it runs again, as an operator would with the UI's Clear button, or follow it
+    if it is still going."""
+    try:
+        created = client.trigger(args.dag_id, args.conf, args.logical_date)
+    except AirflowError as exc:
+        existing = client.run_at(args.dag_id, args.logical_date) if exc.status == 409 and args.logical_date else None
+        if existing is None:
+            raise
+        run_id, state = existing["dag_run_id"], existing["state"]
+        if state in FINISHED_RUN:
+            client.clear(args.dag_id, run_id)
+            print(f"{args.dag_id} already has run {run_id} for {args.logical_date.isoformat()} ({state}): cleared it"
+                  " to run again with that run's conf", flush=True)  # fmt: skip
+        else:
+            print(f"{args.dag_id} already has run {run_id} for {args.logical_date.isoformat()} ({state}): following it")
+        return existing
+    print(f"triggered {args.dag_id} run {created['dag_run_id']} (logical date {created.get('logical_date') or 'none'})",
+          flush=True)  # fmt: skip
+    return created
+
+
 def run(args: argparse.Namespace, client: AirflowClient) -> int:
     try:
         dag = client.wait_for_dag(args.dag_id, timeout=180)
@@ -203,10 +240,8 @@ def run(args: argparse.Namespace, client: AirflowClient) -> int:
             return 2
         raise
     started = time.monotonic()
-    created = client.trigger(args.dag_id, args.conf, args.logical_date)
+    created = trigger_or_rerun(client, args)
     run_id = created["dag_run_id"]
-    logical = created.get("logical_date") or "none"
-    print(f"triggered {args.dag_id} run {run_id} (logical date {logical})", flush=True)
     print(f"  {client.base_url}/dags/{args.dag_id}/runs/{urllib.parse.quote(run_id, safe='')}", flush=True)
     # unpause after the run exists: a scheduled slot it fills (same logical date) is not run twice
     if dag["is_paused"] and not args.keep_paused:
