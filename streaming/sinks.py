@@ -112,6 +112,17 @@ def _write_arrow_tsv(table, path: str) -> None:
             fh.write("\n")
 
 
+EXECUTEMANY_ROWS = 1000  # rows per multi-row statement: a 100,000-row batch must not exceed max_allowed_packet
+
+
+def executemany_chunked(cur, sql: str, rows: list[tuple]) -> None:
+    """``cur.executemany`` in chunks: the connector folds each call into one multi-row statement,
+    which for a whole micro-batch (e.g. a replay of old events, all late) can exceed the server's
+    max_allowed_packet and drop the connection."""
+    for start in range(0, len(rows), EXECUTEMANY_ROWS):
+        cur.executemany(sql, rows[start : start + EXECUTEMANY_ROWS])
+
+
 def fill_table(cur, table: str, columns: list[str], rows, bulk: bool = True) -> bool:
     """Insert rows (REPLACE on key clashes): ``LOAD DATA LOCAL INFILE`` when ``bulk`` and the server
     allows it, else ``executemany``. Returns whether the bulk path is still usable."""
@@ -132,7 +143,7 @@ def fill_table(cur, table: str, columns: list[str], rows, bulk: bool = True) -> 
             os.unlink(path)
     placeholders = ", ".join(["%s"] * len(columns))
     tuples = rows if isinstance(rows, list) else [tuple(r.values()) for r in rows.to_pylist()]
-    cur.executemany(f"REPLACE INTO {table} ({cols}) VALUES ({placeholders})", tuples)
+    executemany_chunked(cur, f"REPLACE INTO {table} ({cols}) VALUES ({placeholders})", tuples)
     return False
 
 
@@ -268,7 +279,8 @@ class MySQLBatchSink:
             for r in records
         ]
         placeholders = ", ".join(["%s"] * len(QUARANTINE_COLUMNS))
-        cur.executemany(
+        executemany_chunked(
+            cur,
             f"INSERT INTO quarantined_events ({', '.join(QUARANTINE_COLUMNS)}) VALUES ({placeholders})"
             " ON DUPLICATE KEY UPDATE reason_code = VALUES(reason_code), reason = VALUES(reason)",
             values,

@@ -151,3 +151,23 @@ def test_dashboard_queries_run_as_the_powerbi_reader(settings):
     assert len(statements) == 5
     for statement in statements:
         query(settings, statement, role="reader")  # raises if a view, column or grant is wrong
+
+
+def test_a_batch_bigger_than_max_allowed_packet_is_quarantined_whole(settings):
+    """A replay of old events makes a whole micro-batch late: 100,000 quarantine rows with their raw
+    payloads are far more than one statement may carry; the sink must still commit them."""
+    name, prefix = f"sink_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
+    packet = query(settings, "SELECT @@max_allowed_packet")[0][0]
+    payload = "x" * 2000
+    n = packet // len(payload) + 5000  # together well over one packet
+    late = [
+        {"source_topic": f"sink_{prefix}", "source_partition": 0, "source_offset": i, "reason_code": "late_event",
+         "reason": "late", "raw_key": None, "raw_value": payload, "kafka_timestamp": None}
+        for i in range(n)
+    ]  # fmt: skip
+    sink = MySQLBatchSink(settings, name, TRANSACTION.table, TRANSACTION.table_columns, ["event_id"])
+    result = sink.write(0, [], late, time.time())
+    sink.close()
+    assert result.rows_quarantined == n
+    stored = query(settings, "SELECT COUNT(*) FROM quarantined_events WHERE query_name = %s", (name,), role="writer")
+    assert stored == [(n,)]
