@@ -170,23 +170,30 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                 raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
         return self._consumer
 
-    def _ends(self) -> dict[str, int]:
+    def _ask(self, question):
+        """``question(consumer)``; a broker that does not answer is BrokerUnavailable (exit 4), whichever
+        offset request it was (the broker can go away between two of them)."""
         from kafka.errors import KafkaError
 
-        from streaming.topics import true_end_offsets
-
         try:
-            return {str(p): off for p, off in true_end_offsets(self._client(), self.topic).items()}
+            return question(self._client())
         except (KafkaError, TimeoutError) as exc:
             raise BrokerUnavailable(
                 f"Kafka broker at {self.bootstrap} did not answer for {self.topic}: {exc}"
             ) from None
 
+    def _ends(self) -> dict[str, int]:
+        from streaming.topics import true_end_offsets
+
+        ends = self._ask(lambda consumer: true_end_offsets(consumer, self.topic))
+        return {str(p): off for p, off in ends.items()}
+
     def _begins(self, partitions) -> dict[str, int]:
         from kafka import TopicPartition
 
         tps = [TopicPartition(self.topic, int(p)) for p in partitions]
-        return {str(tp.partition): off for tp, off in self._client().beginning_offsets(tps).items()}
+        begins = self._ask(lambda consumer: consumer.beginning_offsets(tps))
+        return {str(tp.partition): off for tp, off in begins.items()}
 
     def initialOffset(self) -> dict:
         ends = self._ends()

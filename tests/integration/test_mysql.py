@@ -9,7 +9,7 @@ import pytest
 
 from common.db import connect, query
 from jobs.migrate import apply_migrations
-from streaming.contracts import CONTRACTS, TRANSACTION
+from streaming.contracts import CONTRACTS, SOURCE_COLUMNS, TRANSACTION
 from streaming.sinks import MySQLBatchSink
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,11 @@ def test_database_columns_match_the_contract(settings, contract):
         " AND table_name = %s ORDER BY ordinal_position",
         (settings.mysql_database, contract.table),
     )
-    assert [r[0] for r in rows] == contract.table_columns + ["ingested_at"]
+    # the first DDL's columns, then those later migrations added, in migration order
+    first = [f.name for f in contract.all_fields if f.added_in is None] + [n for n, _ in SOURCE_COLUMNS]
+    added = [f.name for f in sorted(contract.all_fields, key=lambda f: f.added_in or 0) if f.added_in]
+    assert [r[0] for r in rows] == first + ["ingested_at"] + added
+    assert set(first + added) == set(contract.table_columns)
     nullable = {f.name: f.nullable for f in contract.spark_schema().fields}
     assert {r[0]: r[1] == "YES" for r in rows if r[0] in nullable} == nullable
 

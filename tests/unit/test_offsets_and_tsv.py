@@ -79,3 +79,20 @@ def test_arrow_tsv_escapes_like_the_tuple_path(tmp_path):
         "line\\nbreak\\\\\t\\N\t0\t\\N",
         "\\N\t0\t\\N\t2024-01-02 00:00:00.000000",
     ]
+
+
+def test_a_broker_lost_between_two_offset_requests_is_broker_unavailable():
+    """latestOffset asks for the end offsets, then the log starts: the broker can vanish in between,
+    and either failure must be the one-line exit 4, not a crash."""
+    from kafka.errors import KafkaTimeoutError
+
+    from streaming.kafka_source import BrokerUnavailable, KafkaStreamReader
+
+    class LostAfterEnds:
+        def beginning_offsets(self, tps):
+            raise KafkaTimeoutError("Failed to get offsets by times in 5000 ms")
+
+    reader = KafkaStreamReader({"kafka.bootstrap.servers": "127.0.0.1:1", "subscribe": "tx"})
+    reader._consumer = LostAfterEnds()
+    with pytest.raises(BrokerUnavailable, match="did not answer for tx: .*Failed to get offsets"):
+        reader._begins(["0", "1"])
