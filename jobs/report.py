@@ -76,7 +76,7 @@ def collect(settings) -> dict:
 def reviews(settings, top: int = 5, min_documents: int = 10) -> dict:
     """Scored documents by type and class, the newest promoted sentiment model's holdout macro-F1
     next to VADER's, and the products with the highest negative share."""
-    from streaming.catalogue import catalogue
+    from jobs.review_insight import top_negative_products
 
     counts = query(settings, "SELECT doc_type, sentiment, COUNT(*) FROM review_sentiment GROUP BY doc_type, sentiment")
     scored: dict = {}
@@ -88,22 +88,12 @@ def reviews(settings, top: int = 5, min_documents: int = 10) -> dict:
         " WHERE promoted = 1 AND model_name = %s ORDER BY decided_at DESC LIMIT 1",
         (settings.sentiment_model,),
     )
-    names = {p.item_id: p.name for p in catalogue().products}
-    negative = query(
-        settings,
-        "SELECT item_id, SUM(documents), SUM(negative) / SUM(documents) FROM v_product_sentiment GROUP BY item_id"
-        " HAVING SUM(documents) >= %s ORDER BY 3 DESC, item_id LIMIT %s",
-        (min_documents, top),
-    )
     return {
         "scored": scored,
         "champion": dict(zip(("model", "version", "metric", "model_value", "vader_value"), model[0], strict=True))
         if model
         else None,
-        "top_negative": [
-            {"item_id": i, "product": names.get(i, f"item {i}"), "documents": int(d), "negative_share": float(s)}
-            for i, d, s in negative
-        ],
+        "top_negative": top_negative_products(settings, top, min_documents),
     }
 
 

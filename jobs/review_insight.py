@@ -61,6 +61,20 @@ def lagged_correlations(daily: pd.DataFrame, lags=LAGS, min_days: int = 10) -> p
     return pd.DataFrame(rows, columns=["item_id", "lag_days", "correlation", "days"])
 
 
+def top_negative_products(settings, top: int, min_documents: int) -> list[dict]:
+    """The items with the highest share of negative reviews and posts (all stores), named from the
+    catalogue."""
+    names = {p.item_id: p.name for p in catalogue().products}
+    rows = query(
+        settings,
+        "SELECT item_id, SUM(documents), SUM(negative) / SUM(documents) AS share FROM v_product_sentiment"
+        " GROUP BY item_id HAVING SUM(documents) >= %s ORDER BY share DESC, item_id LIMIT %s",
+        (min_documents, top),
+    )
+    return [{"item_id": i, "product": names.get(i, f"item {i}"), "documents": int(d), "negative_share": float(s)}
+            for i, d, s in rows]  # fmt: skip
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.review_insight", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -100,17 +114,10 @@ def run(args: argparse.Namespace) -> int:
           f"{measured['item_id'].nunique():,} items at lags {', '.join(map(str, LAGS))} days")  # fmt: skip
     for lag, group in measured.groupby("lag_days"):
         print(f"  lag {lag} d: median correlation {group['correlation'].median():+.3f} over {len(group)} items")
-    top = query(
-        settings,
-        "SELECT item_id, SUM(documents), SUM(negative) / SUM(documents) AS share FROM v_product_sentiment"
-        " GROUP BY item_id HAVING SUM(documents) >= %s ORDER BY share DESC, item_id LIMIT %s",
-        (args.min_documents, args.top),
-    )
-    cat = catalogue()
+    top = top_negative_products(settings, args.top, args.min_documents)
     print(f"top {len(top)} negative products (share of negative reviews and posts):")
-    for item, documents, share in top:
-        name = cat.product(item).name if 1 <= item <= len(cat.products) else f"item {item}"
-        print(f"  {name:32} item {item:>4}: {float(share):6.1%} of {int(documents):,}")
+    for p in top:
+        print(f"  {p['product']:32} item {p['item_id']:>4}: {p['negative_share']:6.1%} of {p['documents']:,}")
     return 0
 
 
