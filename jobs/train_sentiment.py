@@ -67,10 +67,8 @@ def labelled_reviews_from_db(settings: Settings) -> pd.DataFrame:
         "SELECT text, label, rating FROM raw_product_reviews WHERE label IS NOT NULL OR rating IS NOT NULL",
         role="writer",
     )
-    frame = pd.DataFrame(rows, columns=["text", "label", "rating"])
-    stars = S.to_labels(frame["rating"].fillna(3), "stars") if len(frame) else []
-    frame["label"] = frame["label"].where(frame["label"].notna(), pd.Series(stars, index=frame.index, dtype=object))
-    return frame[["text", "label"]].assign(corpus="new_reviews")
+    labels = [S.given_label(label, rating) for _, label, rating in rows]
+    return pd.DataFrame({"text": [r[0] for r in rows], "label": labels, "corpus": "new_reviews"})
 
 
 def evaluate(model, vader: S.Vader, corpora: dict[str, pd.DataFrame]) -> dict:

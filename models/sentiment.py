@@ -74,6 +74,11 @@ def to_labels(values, scale: str, low: float = -0.05, high: float = 0.05) -> lis
     return out
 
 
+def given_label(label: str | None, rating: int | None) -> str | None:
+    """The class a review came with: its label if it has one, else its star rating mapped."""
+    return label or (to_labels([rating], "stars")[0] if rating is not None else None)
+
+
 class Vader:
     """The lexicon baseline (vaderSentiment), and the source of the model's lexicon features."""
 

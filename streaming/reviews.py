@@ -77,7 +77,7 @@ def scored_rows(records: list[dict], doc_type: str, id_field: str, proba, classe
                 model_version: str, scored_at: datetime) -> tuple[list[tuple], list[tuple]]:  # fmt: skip
     """Pure: validated records, their class probabilities and entities -> review_sentiment rows
     and review_entities rows (in SENTIMENT_COLUMNS / ENTITY_COLUMNS order)."""
-    from models.sentiment import LABELS, to_labels
+    from models.sentiment import LABELS, given_label
 
     order = [classes.index(c) for c in LABELS]
     sentiment, found = [], []
@@ -85,7 +85,7 @@ def scored_rows(records: list[dict], doc_type: str, id_field: str, proba, classe
         probs = [float(p[i]) for i in order]
         best = max(range(3), key=probs.__getitem__)
         rating = r.get("rating")
-        given = r.get("label") or (to_labels([rating], "stars")[0] if rating is not None else None)
+        given = given_label(r.get("label"), rating)
         doc_id = r[id_field]
         sentiment.append((doc_type, doc_id, _item(r.get("product_id")), r.get("store_id"), r["created_at"],
                           LABELS[best], round(probs[best], 6), *(round(x, 6) for x in probs), given, rating,
