@@ -8,6 +8,9 @@
     python -m jobs.produce --source reviews --until 2026-11-22 --days 90
     python -m jobs.produce --source review_corpus --until 2026-11-22 --days 90
     python -m jobs.produce --source posts --posts 500 --until 2026-11-22 --days 90
+    python -m jobs.produce --source funnel --visitors 2000 --funnel-items 500 --until 2026-11-22 --days 60
+    python -m jobs.produce --source events --path retailrocket/events.csv
+    python -m jobs.produce --source ta_feng_events
 
 Transaction sources: "generated" is the seeded multi-store generator (daily totals per store and
 item from 2023-01-01); "file" reads any documented CSV format (Kaggle date,store,item,sales; or
@@ -20,6 +23,11 @@ Post source (social_post events): "posts" writes posts through an LLM (groq, --l
 GROQ_API_KEY is set, else with the offline generator; either way 35% positive, 35% neutral, 30%
 negative, each post carrying its intended label and synthetic=1. Review and post sources spread
 their records over the --days days ending on --until (default: 90 days ending yesterday, UTC).
+Shopper-event sources (shopper_event events): "funnel" is a seeded generator of shopper sessions
+(long-tail popularity, visitor tastes, view -> cart -> purchase conversion) over the --days days
+ending on --until (default 60 ending yesterday); "events" reads Retailrocket's events.csv
+(timestamp,visitorid,event,itemid,transactionid) from --path; "ta_feng_events" turns the real
+Ta-Feng lines into purchase events of their customers.
 
 Messages are keyed by the contract's key fields, validated by the contract, and carry
 deterministic event ids (a replay is recognisable downstream). Every message counts as sent only
@@ -40,6 +48,7 @@ from common.settings import load_settings
 from streaming import review_sources as reviews
 from streaming.catalogue import catalogue
 from streaming.contracts import CONTRACTS
+from streaming.event_sources import shopper_events, source_events
 from streaming.producer import produce
 from streaming.sources import TA_FENG_PATH, DatasetError, file_transactions, generated_transactions
 from streaming.topics import broker_reachable
@@ -51,10 +60,14 @@ SOURCE_EVENTS = {
     "reviews": "product_review",
     "review_corpus": "product_review",
     "posts": "social_post",
+    "funnel": "shopper_event",
+    "events": "shopper_event",
+    "ta_feng_events": "shopper_event",
 }
 GENERATOR_START = date(2023, 1, 1)
 TEXT_DAYS = 90  # review and post sources: default window ending yesterday
 REVIEW_CORPUS = "drug_reviews"
+FUNNEL_DAYS = 60  # funnel source: default window ending yesterday
 
 
 def text_records(args: argparse.Namespace):
@@ -87,8 +100,22 @@ def text_records(args: argparse.Namespace):
     return reviews.offline_posts(cat, args.seed, args.posts, args.since, days)
 
 
+def shopper_records(args: argparse.Namespace):
+    """Shopper events of the funnel generator, a Retailrocket file or Ta-Feng, in [--since, --until]."""
+    days = (args.until - args.since).days + 1 if args.source == "funnel" else 0
+    frame, prefix = source_events(args.source, args.path, args.seed, args.visitors, args.funnel_items,
+                                  args.until, days)  # fmt: skip
+    for record in shopper_events(frame, prefix):
+        day = record["event_time"].date()
+        if (args.since is None or day >= args.since) and (args.until is None or day <= args.until):
+            yield record
+
+
 def records(args: argparse.Namespace):
     """The chosen source's records, restricted to event dates in [--since, --until]."""
+    if SOURCE_EVENTS[args.source] == "shopper_event":
+        yield from shopper_records(args)
+        return
     if SOURCE_EVENTS[args.source] != "transaction":
         yield from text_records(args)
         return
@@ -113,7 +140,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--event", choices=sorted(CONTRACTS), help="event contract (default: the source's)")
     parser.add_argument("--source", default="generated", choices=sorted(SOURCE_EVENTS), help="record source")
-    parser.add_argument("--path", type=Path, help="the CSV for --source file")
+    parser.add_argument("--path", type=Path, help="the CSV for --source file or --source events")
     parser.add_argument("--since", type=date.fromisoformat, help="first event date to send (YYYY-MM-DD)")
     parser.add_argument("--until", type=date.fromisoformat, help="last event date to send (YYYY-MM-DD)")
     parser.add_argument("--days", type=int, help="send the N days ending on --until (instead of --since)")
@@ -131,6 +158,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7, help="seed of the generator and of the malformed choice")
     parser.add_argument("--per-day", type=int, default=20, help="reviews: generated reviews per day")
     parser.add_argument("--posts", type=int, default=500, help="posts: how many to write")
+    parser.add_argument("--visitors", type=int, default=2000, help="funnel: number of visitors")
+    parser.add_argument("--funnel-items", type=int, default=500, help="funnel: number of items")
     parser.add_argument("--llm-model", default=reviews.DEFAULT_LLM_MODEL, help="posts: the groq model")
     parser.add_argument("--llm-max-seconds", type=float, default=300.0, help="posts: time cap of the LLM path")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -141,13 +170,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--rate must be > 0")
     if not 0 <= args.malformed_fraction <= 1:
         parser.error("--malformed-fraction must be between 0 and 1")
-    if (args.source == "file") != (args.path is not None):
-        parser.error("--path is required with --source file, and only with it")
-    if SOURCE_EVENTS[args.source] != "transaction" and args.since is None:
+    if (args.source in ("file", "events")) != (args.path is not None):
+        parser.error("--path is required with --source file or events, and only with them")
+    windowed = {"reviews": TEXT_DAYS, "review_corpus": TEXT_DAYS, "posts": TEXT_DAYS, "funnel": FUNNEL_DAYS}
+    if args.source in windowed:
         args.until = args.until or datetime.now(UTC).date() - timedelta(days=1)
-        args.days = args.days or TEXT_DAYS
-    if args.per_day < 1 or args.posts < 1:
-        parser.error("--per-day and --posts must be at least 1")
+        if args.since is None:
+            args.days = args.days or windowed[args.source]
+    if args.per_day < 1 or args.posts < 1 or args.visitors < 1 or args.funnel_items < 1:
+        parser.error("--per-day, --posts, --visitors and --funnel-items must be at least 1")
     if args.days is not None:
         if args.since is not None or args.until is None or args.days < 1:
             parser.error("--days N needs --until and N >= 1, and replaces --since")

@@ -4,13 +4,16 @@
     python -m jobs.stream raw_transactions --trigger 10s     # keep running, a micro-batch every 10 s
     python -m jobs.stream sales_aggregation --lateness 3d    # daily sales per store-item + retail_aggregated
     python -m jobs.stream review_scoring                     # reviews -> sentiment + entities
+    python -m jobs.stream interactions                       # shopper events -> (visitor, item) confidence
 
 Queries: raw_<table> land each contract's records in its raw table; sales_aggregation adds
 transactions into daily_sales (units, revenue) with an event-time watermark: rows older than the
 newest committed event time minus --lateness are counted as late and quarantined, not added.
 review_scoring / post_scoring land reviews / social posts in their raw table and score them with
 the registered sentiment model's @champion and the catalogue's entity ruler: review_sentiment and
-review_entities in MySQL, the review_sentiment and ner_results topics.
+review_entities in MySQL, the review_sentiment and ner_results topics. interactions adds each new
+shopper event (by id) to its (visitor, item) row in `interactions` with the confidence weights of
+RP_INTERACTION_WEIGHTS (default view=1,addtocart=3,transaction=5) and keeps it in raw_shopper_events.
 
 Restart-safe: offsets live in the checkpoint folder and each batch commits exactly once in MySQL.
 Each run is one MLflow run (experiment retail_pulse/streaming) with per-batch metrics.
@@ -32,13 +35,14 @@ from common.cli import MYSQL_DOWN, MYSQL_HINT, entry_point, fail
 from common.db import query
 from common.settings import load_settings
 from common.tracking import run_url, start_run
-from streaming.contracts import PRODUCT_REVIEW, SOCIAL_POST, TRANSACTION
+from streaming.contracts import PRODUCT_REVIEW, SHOPPER_EVENT, SOCIAL_POST, TRANSACTION
 from streaming.raw_ingest import QUERIES, RawIngest
 from streaming.sinks import BatchResult
 
 SALES_QUERY = "sales_aggregation"
+INTERACTIONS_QUERY = "interactions"
 SCORING_QUERIES = {"review_scoring": PRODUCT_REVIEW, "post_scoring": SOCIAL_POST}
-QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION, **SCORING_QUERIES}
+QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION, INTERACTIONS_QUERY: SHOPPER_EVENT, **SCORING_QUERIES}
 DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # the exception lines of errors raised in the source or a batch, not the traceback's `raise ...(`
@@ -219,6 +223,13 @@ def run(args: argparse.Namespace) -> int:
             scorer = Scorer(settings)
         except NoChampion as exc:
             return fail(str(exc), 2)
+    if args.query == INTERACTIONS_QUERY:
+        from models.recommender import DataError, parse_weights
+
+        try:
+            parse_weights(settings.interaction_weights)
+        except DataError as exc:
+            return fail(f"RP_INTERACTION_WEIGHTS: {exc}", 2)
     mlflow_run = None
     if args.mlflow:
         import mlflow
@@ -253,6 +264,10 @@ def run(args: argparse.Namespace) -> int:
         from streaming.reviews import ReviewScoring
 
         handler = ReviewScoring(settings, contract, scorer, on_batch=progress, query_name=name)
+    elif args.query == INTERACTIONS_QUERY:
+        from streaming.interactions import Interactions
+
+        handler = Interactions(settings, on_batch=progress, query_name=name)
     else:
         handler = RawIngest(settings, contract, on_batch=progress, query_name=name)
     source = read_topic(spark, settings, topic, max_rows, args.fail_on_data_loss)

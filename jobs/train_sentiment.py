@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from common.cli import entry_point, fail
+from common.decisions import record_decision
 from common.settings import Settings, load_settings
 from common.tracking import run_url, start_run
 from models import sentiment as S
@@ -122,34 +123,6 @@ def champion_score(settings: Settings) -> tuple[str | None, float | None]:
     return version.version, client(settings).get_run(version.run_id).data.metrics.get(PROMOTION_METRIC)
 
 
-def record_decision(settings: Settings, version: str, run_id: str, value: float, champion: float | None,
-                    baseline: float, promoted: bool, reason: str) -> None:  # fmt: skip
-    from common.db import connect, transaction
-
-    conn = connect(settings)
-    try:
-        with transaction(conn) as cur:
-            cur.execute(
-                "REPLACE INTO model_decisions (decided_at, model_name, model_version, mlflow_run_id, metric,"
-                " challenger_value, champion_value, baseline_value, promoted, reason)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    datetime.now(UTC).replace(tzinfo=None),
-                    settings.sentiment_model,
-                    version,
-                    run_id,
-                    PROMOTION_METRIC,
-                    value,
-                    champion,
-                    baseline,
-                    int(promoted),
-                    reason[:512],
-                ),  # fmt: skip
-            )
-    finally:
-        conn.close()
-
-
 def run(args: argparse.Namespace) -> int:
     import mlflow
     from sklearn.model_selection import train_test_split
@@ -229,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
         if promoted:
             client(settings).set_registered_model_alias(settings.sentiment_model, CHAMPION, version)
         mlflow.set_tags({"decision": "promoted" if promoted else "kept_champion", "decision_reason": reason})
-        record_decision(settings, version, mlflow_run.info.run_id, score, champion_value, vader_score, promoted, reason)
+        record_decision(settings, settings.sentiment_model, version, mlflow_run.info.run_id, PROMOTION_METRIC, score,
+                        champion_value, vader_score, promoted, reason)  # fmt: skip
         was = f" (was version {champion_version})" if champion_version else ""
         print(
             f"{settings.sentiment_model} version {version}:"

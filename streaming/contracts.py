@@ -323,7 +323,7 @@ SHOPPER_EVENT = Contract(
         Field("event_time", "timestamp"),
         Field("visitor_id", "int", min=0, max=10_000_000_000),
         Field("action", "string", max_len=16, choices=("view", "addtocart", "transaction")),
-        Field("item_id", "int", min=0, max=10_000_000_000),
+        Field("item_id", "int", min=0, max=99_999_999_999_999, doc="Up to 14 digits: GTIN/EAN codes fit."),
         Field("transaction_id", "string", required=False),
     ),
 )

@@ -9,7 +9,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from common.settings import Settings
 
 # Result topics of later stages (raw, dead-letter and the other result topics come from settings).
-RESULT_TOPICS = ("review_risk", "recommendations")
+RESULT_TOPICS = ("review_risk",)
 
 
 def broker_reachable(bootstrap: str) -> bool:

@@ -1,0 +1,87 @@
+"""Evaluate ALS against popularity on your own events or ratings, with the pipeline's protocol.
+
+    python -m jobs.evaluate_recommender --data events.csv --format retailrocket --k 10 --out metrics.json
+    python -m jobs.evaluate_recommender --data ratings.csv --format ratings --min-rating 4 --out metrics.json
+
+Formats: retailrocket (timestamp,visitorid,event,itemid[,transactionid]; timestamp in epoch ms),
+ratings (user,item,rating,timestamp; MovieLens names such as userId,movieId and `::` files
+accepted; ratings >= --min-rating are the positive interactions, timestamps epoch seconds or ISO),
+ta_feng (the Ta-Feng grocery file). The protocol is the one jobs.train_recommender uses (see
+models/recommender.py): time-based split, grid chosen on a validation split inside the training
+window, ALS and popularity side by side on the holdout. Runs on local Spark; needs no service.
+
+metrics.json: objects "als" and "popularity", each with precision@K, recall@K, map@K, ndcg@K and
+users (the warm test visitors scored), then "protocol" (split, sizes, chosen parameters) and
+"grid" (every grid point's validation metrics). Exit codes: 0 done, 2 bad arguments or data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from common.cli import fail
+from common.settings import load_settings
+from jobs.train_recommender import add_protocol_args, check_protocol_args, protocol_grid, summary_line
+from models import recommender as R
+from streaming.event_sources import read_events
+from streaming.sources import DatasetError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.evaluate_recommender",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, required=True, help="the events or ratings file")
+    parser.add_argument("--format", choices=("retailrocket", "ratings", "ta_feng"), required=True)
+    parser.add_argument("--min-rating", type=float, default=4.0, help="ratings: lowest rating that counts (4)")
+    parser.add_argument("--out", type=Path, required=True, help="where to write metrics.json")
+    add_protocol_args(parser)
+    args = parser.parse_args(argv)
+    check_protocol_args(parser, args)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from streaming.spark import get_spark
+
+    args = parse_args(argv)
+    settings = load_settings()
+    try:
+        weights = R.parse_weights(args.weights or settings.interaction_weights)
+        events = read_events(args.data, args.format, args.min_rating)
+        print(f"{args.data}: {len(events):,} events, {events['visitor_id'].nunique():,} visitors,"
+              f" {events['item_id'].nunique():,} items", flush=True)  # fmt: skip
+        spark = get_spark(settings, "evaluate-recommender")
+        outcome = R.select_and_evaluate(spark, events, protocol_grid(args), args.k, args.test_fraction, weights,
+                                        args.seed, lambda line: print(line, flush=True))  # fmt: skip
+    except (DatasetError, R.DataError) as exc:
+        return fail(str(exc), 2)
+    print(summary_line(outcome.holdout, args.k))
+    report = {
+        **outcome.holdout,
+        "protocol": {
+            "k": args.k,
+            "test_fraction": args.test_fraction,
+            "cutoff": str(outcome.split.cutoff),
+            "validation_cutoff": str(outcome.validation_cutoff),
+            "train_events": outcome.train_events,
+            "test_events": outcome.test_events,
+            "cold_test_visitors": outcome.split.cold_visitors,
+            "weights": R.format_weights(weights),
+            "best": outcome.best,
+        },
+        "grid": [vars(t) for t in outcome.trials],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
