@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
 
     from common.decisions import record_decision
     from common.tracking import check_tracking, run_url, start_run
-    from models.recommender_serving import ALSRecommender, save_factors
+    from models.recommender_serving import ALSRecommender, save_factors, signature
     from models.registry import CHAMPION, client
     from streaming.spark import get_spark
 
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=ALSRecommender(), artifacts={"factors": str(path)},
                 registered_model_name=settings.recommender_model, pip_requirements=["numpy", "pandas"],
-                code_paths=[str(REPO_ROOT / "models")],
+                code_paths=[str(REPO_ROOT / "models")], signature=signature(),
             )  # fmt: skip
         version = str(info.registered_model_version)
         challenger, baseline = outcome.holdout["als"][f"map@{k}"], outcome.holdout["popularity"][f"map@{k}"]

@@ -53,6 +53,18 @@ def recommend(factors: Factors | None, popular, visitors, excluded: dict, k: int
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 
+def signature():
+    """Input ``visitor_id`` (and optional ``exclude``: item ids per visitor), param ``k``, output OUTPUT_COLUMNS."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import Array
+
+    inputs = Schema([ColSpec("long", "visitor_id"), ColSpec(Array("long"), "exclude", required=False)])
+    kinds = {"visitor_id": "long", "rank_no": "long", "item_id": "long", "score": "double", "fallback": "long"}
+    outputs = Schema([ColSpec(kinds[c], c) for c in OUTPUT_COLUMNS])
+    return ModelSignature(inputs, outputs, ParamSchema([ParamSpec("k", "long", 10)]))
+
+
 class ALSRecommender(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.factors, self.popular, self.popular_visitors = load_factors(context.artifacts["factors"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-DAG_IDS = ["transactions_ingest", "retail_pipeline", "review_analysis_pipeline"]
+DAG_IDS = ["transactions_ingest", "retail_pipeline", "review_analysis_pipeline", "recommendation_pipeline"]
 HEAVY = ("pyspark", "mysql", "kafka", "mlflow", "prophet", "lightgbm", "pandas", "streaming", "jobs")
 
 
@@ -196,3 +196,14 @@ def test_review_pipeline_demo_data_is_for_the_runs_day(dagbag, connections):
     commands = {t.task_id: render_task(t, RUNS["scheduled"], conf)["bash_command"] for t in dag.tasks}
     assert "--source reviews --until 2025-03-09 --days 1 --per-day 50" in commands["produce_demo_reviews"]
     assert "--source posts --until 2025-03-09 --days 1 --posts 20" in commands["produce_demo_posts"]
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_recommendation_pipeline_commands(dagbag, connections, run):
+    dag = dagbag.dags["recommendation_pipeline"]
+    conf = {"demo_events_days": 30, "k": 20}
+    commands = {t.task_id: render_task(t, RUNS[run], conf)["bash_command"] for t in dag.tasks}
+    assert "--source funnel --until 2025-03-09 --days 30 --visitors 2000" in commands["produce_demo_events"]
+    assert commands["stream_events"].endswith("-m jobs.stream interactions --available-now")
+    assert commands["train_and_evaluate"].endswith("-m jobs.train_recommender --k 20")
+    assert commands["publish"].endswith(f"-m jobs.recommend --k 20 --run-id {RUNS[run]['run_type']}__test")

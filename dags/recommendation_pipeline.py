@@ -1,0 +1,70 @@
+"""
+### recommendation_pipeline
+
+Top-N products for every shopper, refreshed daily: shopper events -> implicit interactions -> ALS
+(Spark MLlib) measured against a popularity baseline -> MySQL and the `recommendations` topic.
+
+1. **produce_demo_events** (skipped unless the `demo_events_days` param is > 0): the seeded funnel
+   generator's shopper sessions for the `demo_events_days` days ending on the run's day (the same
+   seed keeps the visitors' tastes from day to day; a re-run replays the same event ids).
+2. **stream_events**: the `interactions` stream, `availableNow`: `shopper_events` topic -> validate
+   (bad -> quarantine + `dead_letter`) -> each new event (by id) added to its (visitor, item) row in
+   `interactions` (confidence = weighted count: view 1, addtocart 3, transaction 5 by default).
+3. **train_and_evaluate**: `jobs.train_recommender`: time-based split, a small grid (rank x
+   regParam x alpha) chosen on a validation window inside the training data, each point a nested
+   MLflow run; ALS and popularity on the holdout (precision / recall / MAP / NDCG @k) in MLflow and
+   `recommender_evaluations`; the model refitted on all events and registered; **promoted** to
+   `@champion` only if its MAP@k is not below popularity's and not more than 10% below the
+   champion's; the decision and why in `model_decisions` and the task log.
+4. **publish**: `jobs.recommend`: the champion's top-k per visitor without items it already bought,
+   popular items (flagged `fallback`) for visitors the model does not know; `recommendations` and
+   `popular_items` replaced in one transaction, one message per visitor on `recommendations`.
+
+Idempotent: the stream is exactly-once and counts each event id once; a retrain only adds a model
+version; publishing replaces the lists. Connections: `mysql_default`, `kafka_default`, `mlflow_default`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from pipeline_tasks import MACROS, pipeline_task
+
+DAY = "run_day(dag_run)"
+
+with DAG(
+    dag_id="recommendation_pipeline",
+    doc_md=__doc__,
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),  # each run covers the day that ended
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,  # one stream query per checkpoint at a time
+    user_defined_macros=MACROS,
+    tags=["retail_pulse", "recommendations", "als"],
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "owner": "retail_pulse"},
+    params={
+        "demo_events_days": Param(0, type="integer", minimum=0, description="days of generated shopper sessions"),
+        "demo_visitors": Param(2000, type="integer", minimum=1, description="demo generator: visitors"),
+        "demo_items": Param(500, type="integer", minimum=1, description="demo generator: items"),
+        "k": Param(10, type="integer", minimum=1, maximum=100, description="items per visitor"),
+    },
+) as dag:
+    produce = pipeline_task(
+        "produce_demo_events",
+        f"produce --source funnel --until {{{{ {DAY} }}}} --days {{{{ params.demo_events_days }}}}"
+        " --visitors {{ params.demo_visitors }} --funnel-items {{ params.demo_items }}"
+        " --malformed-fraction 0.01 --no-progress",
+        only_if="[ {{ params.demo_events_days }} -gt 0 ]",
+    )
+    stream = pipeline_task(
+        "stream_events",
+        "stream interactions --available-now",
+        trigger_rule="none_failed",
+        execution_timeout=timedelta(hours=1),
+    )
+    train = pipeline_task(
+        "train_and_evaluate", "train_recommender --k {{ params.k }}", execution_timeout=timedelta(hours=2)
+    )
+    publish = pipeline_task("publish", "recommend --k {{ params.k }} --run-id {{ run_id }}")
+    produce >> stream >> train >> publish
