@@ -43,7 +43,8 @@ def operator_stack(tmp_path_factory):
         "RP_AIRFLOW_PORT": str(free_port()),
         "RP_MYSQL_DATABASE": f"retail_{tag}",
         "RP_CHECKPOINT_ROOT": str(state / "checkpoints"),
-        "RP_SENTIMENT_MODEL": f"{tag}_sentiment",  # a registered model of this session's own
+        "RP_SENTIMENT_MODEL": f"{tag}_sentiment",  # registered models of this session's own
+        "RP_RECOMMENDER_MODEL": f"{tag}_recommender",
         # the MySQL secrets of the shared stack (the private state folder holds only Airflow's)
         **{f"RP_{name.upper()}": getattr(shared, name) for name in SECRET_FIELDS if name.startswith("mysql")},
         **{f"RP_TOPIC_{key.upper()}": f"{tag}_{topic}" for key, topic in shared.topics.items()},
