@@ -33,6 +33,10 @@ demo: up          ## the operator's path: producers -> Kafka, then the DAGs trig
 	$(PY) -m jobs.produce --source posts --until $(DEMO_DAY) --days 90 --posts 1000 --no-progress
 	@echo "== review_analysis_pipeline, the 00:00 slot of $(DEMO_DAY) (the daily retrain's slot)"
 	$(PY) -m jobs.trigger review_analysis_pipeline --logical-date $(DEMO_DAY)
+	@echo "== producers: 60 days of shopper sessions (funnel generator: 2,000 visitors, 500 items, 1% malformed) up to $(DEMO_DAY)"
+	$(PY) -m jobs.produce --source funnel --until $(DEMO_DAY) --days 60 --malformed-fraction 0.01 --no-progress
+	@echo "== recommendation_pipeline for $(DEMO_DAY): interactions -> ALS vs popularity -> top-10 per visitor"
+	$(PY) -m jobs.trigger recommendation_pipeline --logical-date $(DEMO_DAY)
 	$(PY) -m jobs.report
 
 test: setup       ## the whole suite on real services (unit, integration, DAG integrity, e2e)
@@ -55,6 +59,7 @@ bench: setup      ## benchmarks; results in bench/results/*.json
 	$(PY) -m bench.ingest
 	$(PY) -m bench.forecast
 	$(PY) -m bench.reviews
+	$(PY) -m bench.recommend
 
 contracts:        ## regenerate the raw-table migration from the contracts
 	$(PY) -m jobs.contracts --ddl > sql/migrations/0002_raw_tables.sql

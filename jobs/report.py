@@ -1,6 +1,7 @@
 """Print what the pipeline has written to MySQL: raw table counts, quarantine reasons, recent
 batches, daily sales, the newest forecast run (with its backtest accuracy and MLflow run), and the
-reviews: scored documents, the sentiment model against VADER, the most negative products.
+reviews: scored documents, the sentiment model against VADER, the most negative products; and the
+recommendations: interactions, the newest ALS evaluation against popularity, a visitor's list.
 
 python -m jobs.report            # a readable summary
 python -m jobs.report --json     # the same as JSON, for scripts
@@ -47,6 +48,7 @@ def collect(settings) -> dict:
     return {
         "database": settings.mysql_database,
         "reviews": reviews(settings),
+        "recommendations": recommendations(settings),
         "sales": {
             "daily_rows": int(rows),
             "days": int(days),
@@ -97,6 +99,36 @@ def reviews(settings, top: int = 5, min_documents: int = 10) -> dict:
     }
 
 
+def recommendations(settings) -> dict:
+    """Interaction and list counts, the newest evaluation (ALS vs popularity) and one visitor's list."""
+    visitors, items, pairs = query(
+        settings, "SELECT COUNT(DISTINCT visitor_id), COUNT(DISTINCT item_id), COUNT(*) FROM interactions"
+    )[0]
+    listed, fallback, model = query(
+        settings, "SELECT COUNT(DISTINCT visitor_id), COUNT(DISTINCT IF(fallback, visitor_id, NULL)),"
+        " MAX(model_version) FROM recommendations",
+    )[0]  # fmt: skip
+    quality = query(
+        settings,
+        "SELECT model_version, k, users, als_map, popularity_map, map_lift, als_ndcg, popularity_ndcg"
+        " FROM v_recommender_quality ORDER BY evaluated_at DESC LIMIT 1",
+    )
+    keys = ("model_version", "k", "users", "als_map", "popularity_map", "map_lift", "als_ndcg", "popularity_ndcg")
+    example = query(
+        settings,
+        "SELECT visitor_id, GROUP_CONCAT(item_id ORDER BY rank_no) FROM recommendations"
+        " WHERE visitor_id = (SELECT MIN(visitor_id) FROM recommendations WHERE fallback = 0) GROUP BY visitor_id",
+    )
+    return {
+        "interactions": {"visitors": int(visitors), "items": int(items), "pairs": int(pairs)},
+        "listed_visitors": int(listed),
+        "fallback_visitors": int(fallback or 0),
+        "model_version": model,
+        "evaluation": dict(zip(keys, quality[0], strict=True)) if quality else None,
+        "example": {"visitor_id": example[0][0], "items": example[0][1]} if example else None,
+    }
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,6 +174,19 @@ def main(argv: list[str] | None = None) -> int:
         print("  most negative products (share of negative reviews and posts):")
         for p in r["top_negative"]:
             print(f"    {p['product']:30} (item {p['item_id']}): {p['negative_share']:.0%} of {p['documents']:,}")
+    rec = report["recommendations"]
+    if rec["interactions"]["pairs"]:
+        i = rec["interactions"]
+        print(f"  interactions: {i['pairs']:,} (visitor, item) pairs, {i['visitors']:,} visitors, {i['items']:,} items;"
+              f" {rec['listed_visitors']:,} visitors have lists ({rec['fallback_visitors']:,} on the popular fallback)"
+              f" from {rec['model_version']}")  # fmt: skip
+    e = rec["evaluation"]
+    if e:
+        print(f"  recommender {e['model_version']}: holdout MAP@{e['k']} ALS {e['als_map']:.4f} vs popularity"
+              f" {e['popularity_map']:.4f} ({e['map_lift']}x), NDCG@{e['k']} {e['als_ndcg']:.4f} vs"
+              f" {e['popularity_ndcg']:.4f}, {e['users']:,} test visitors")  # fmt: skip
+    if rec["example"]:
+        print(f"  visitor {rec['example']['visitor_id']}'s list: items {rec['example']['items']}")
     sales = report["sales"]
     print(
         f"  {'daily_sales':<22} {sales['daily_rows']:>10,} rows: {sales['series']} store-items x {sales['days']} days"

@@ -28,8 +28,8 @@ from streaming.sinks import (
     BatchResult,
     MySQLBatchSink,
     TopicPublisher,
+    arrow_offsets,
     dead_letter_messages,
-    offset_ranges,
 )
 
 QUERY = "interactions"
@@ -74,9 +74,7 @@ class Interactions:
         table = batch_df.toArrow()
         good, quarantined, columns = split_validated(table)
         events = first_per_document(good.to_pylist(), "event_id")
-        positions = table.group_by(["kafka_topic", "kafka_partition"]).aggregate(
-            [("kafka_offset", "min"), ("kafka_offset", "max")]
-        )
+        offsets = arrow_offsets(table)
         self.publisher.publish(
             self.settings.topic_dead_letter, dead_letter_messages(quarantined), self.query_name, batch_id
         )
@@ -96,7 +94,7 @@ class Interactions:
             self.sink.quarantine(cur, batch_id, quarantined)
             return BatchCounts(table.num_rows, new, len(quarantined))
 
-        self.on_batch(self.sink.commit(batch_id, started, work, offset_ranges(positions.to_pylist())))
+        self.on_batch(self.sink.commit(batch_id, started, work, offsets))
 
     def close(self) -> None:
         self.sink.close()

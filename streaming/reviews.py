@@ -28,9 +28,9 @@ from streaming.sinks import (
     BatchResult,
     MySQLBatchSink,
     TopicPublisher,
+    arrow_offsets,
     dead_letter_messages,
     fill_table,
-    offset_ranges,
     utc,
 )
 
@@ -150,9 +150,7 @@ class ReviewScoring:
         entities = self.scorer.tagger.tag(texts)
         sentiment, found = scored_rows(records, self.doc_type, self.id_field, proba, classes, entities,
                                        self.scorer.version, utc(started))  # fmt: skip
-        positions = table.group_by(["kafka_topic", "kafka_partition"]).aggregate(
-            [("kafka_offset", "min"), ("kafka_offset", "max")]
-        )
+        offsets = arrow_offsets(table)
         # results and dead letters go out before the commit, on every attempt (consumers dedupe by key)
         publish = self.publisher.publish
         publish(self.settings.topic_dead_letter, dead_letter_messages(quarantined), self.query_name, batch_id)
@@ -175,7 +173,7 @@ class ReviewScoring:
             self.sink.quarantine(cur, batch_id, quarantined)
             return BatchCounts(table.num_rows, written, len(quarantined))
 
-        self.on_batch(self.sink.commit(batch_id, started, work, offset_ranges(positions.to_pylist())))
+        self.on_batch(self.sink.commit(batch_id, started, work, offsets))
 
     def close(self) -> None:
         self.sink.close()

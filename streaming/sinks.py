@@ -302,6 +302,14 @@ def offset_ranges(rows: list[dict]) -> dict[str, dict[str, list[int]]]:
     return ranges
 
 
+def arrow_offsets(table) -> dict[str, dict[str, list[int]]]:
+    """:func:`offset_ranges` of an Arrow batch with kafka_topic, kafka_partition, kafka_offset columns."""
+    grouped = table.group_by(["kafka_topic", "kafka_partition"]).aggregate(
+        [("kafka_offset", "min"), ("kafka_offset", "max")]
+    )
+    return offset_ranges(grouped.to_pylist())
+
+
 class LedgerMismatch(RuntimeError):
     """A batch id already committed for other Kafka offsets: taking it for a replay would skip data."""
 
