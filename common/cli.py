@@ -38,3 +38,14 @@ def exit_code(job: Callable[[], int]) -> int:
         return fail(str(exc), 4)
     except mysql.connector.errors.InterfaceError as exc:
         return fail(f"cannot reach MySQL: {exc}; {MYSQL_HINT}", 4)
+
+
+def write_report(path, report: dict) -> None:
+    """Write an evaluation CLI's metrics.json (parent folders created) and say where."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    print(f"wrote {path}")

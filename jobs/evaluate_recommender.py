@@ -18,11 +18,10 @@ users (the warm test visitors scored), then "protocol" (split, sizes, chosen par
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from common.cli import fail
+from common.cli import fail, write_report
 from common.settings import load_settings
 from jobs.train_recommender import add_protocol_args, check_protocol_args, protocol_grid, summary_line
 from models import recommender as R
@@ -63,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc), 2)
     print(summary_line(outcome.holdout, args.k))
     report = {
-        **outcome.holdout,
+        "als": outcome.holdout["als"],
+        "popularity": outcome.holdout["popularity"],
         "protocol": {
             "k": args.k,
             "test_fraction": args.test_fraction,
@@ -77,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "grid": [vars(t) for t in outcome.trials],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -18,14 +18,13 @@ Exit codes: 0 done, 2 bad arguments or data (one line says why).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from common.cli import fail
+from common.cli import fail, write_report
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -79,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
               f" (threshold {m['threshold']:.2f})  Brier {m['brier']:.4f}")  # fmt: skip
     top = ", ".join(f"{k} {v:.3f}" for k, v in list(report["shap_importance"].items())[:5])
     print(f"  top features (mean |SHAP|): {top}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 
