@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     import mlflow
 
     from common.tracking import check_tracking, run_url, start_run
-    from models.recommender import popular_items
+    from models.recommender import popularity
     from models.recommender_serving import recommend
     from streaming.sinks import TopicPublisher
     from streaming.topics import broker_reachable
@@ -118,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no {settings.recommender_model}@champion (train with `python -m jobs.train_recommender`; a version"
               " below the popularity baseline is never promoted): every visitor gets the popular items",
               flush=True)  # fmt: skip
-        popular = popular_items(current)
-        counts = current.groupby("item_id")["visitor_id"].nunique().reindex(popular).to_numpy()
+        popular, counts = popularity(current)
         factors, version = None, "popularity"
     else:
         factors, popular, counts, version = model

@@ -222,8 +222,7 @@ def run(args: argparse.Namespace) -> int:
             # the served model: the chosen parameters fitted on every event
             everything = R.interactions(events, weights)
             factors = R.fit_als(spark, everything, seed=args.seed, **outcome.best)
-            popular = R.popular_items(everything)
-            counts = everything.groupby("item_id")["visitor_id"].nunique().reindex(popular).to_numpy()
+            popular, counts = R.popularity(everything)
             path = save_factors(Path(tmp, "factors.npz"), factors, popular, counts)
             key = metric_key("als", f"map@{k}")
             champion_version, champion_value = champion_map(settings, key)

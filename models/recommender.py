@@ -179,10 +179,17 @@ def ranking_metrics(recommended: dict, relevant: dict[int, set], k: int) -> dict
 
 
 # -- models --------------------------------------------------------------------------------------
-def popular_items(train: pd.DataFrame) -> np.ndarray:
-    """Items by the number of distinct visitors who interacted with them (ties: total confidence)."""
+def popularity(train: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(items by the number of distinct visitors who interacted with them, ties by total confidence;
+    those visitor counts)."""
     stats = train.groupby("item_id").agg(visitors=("visitor_id", "nunique"), confidence=("confidence", "sum"))
-    return stats.sort_values(["visitors", "confidence"], ascending=False).index.to_numpy()
+    ranked = stats.sort_values(["visitors", "confidence"], ascending=False)
+    return ranked.index.to_numpy(), ranked["visitors"].to_numpy()
+
+
+def popular_items(train: pd.DataFrame) -> np.ndarray:
+    """The items of :func:`popularity`, most popular first."""
+    return popularity(train)[0]
 
 
 def top_popular(popular: np.ndarray, excluded: set, k: int) -> list:

@@ -109,7 +109,11 @@ def read_ratings(path: str | Path, min_rating: float) -> pd.DataFrame:
     """A rating file -> events: ratings >= min_rating become ``transaction`` events (consumed and
     relevant); lower ones are dropped. Timestamps: epoch seconds or ISO dates."""
     path = Path(path)
-    if path.is_file() and "::" in path.open(encoding="utf-8", errors="replace").readline():
+    first_line = ""
+    if path.is_file():
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            first_line = fh.readline()
+    if "::" in first_line:
         lines = pd.read_csv(path, sep="::", engine="python", header=None, dtype=str)
         raw = lines.iloc[:, :4].set_axis(["user", "item", "rating", "timestamp"], axis=1)
     else:
