@@ -70,6 +70,14 @@ def test_events_to_recommendations(private_db, topic, tmp_path, monkeypatch):
                         role="writer")[0][0]  # fmt: skip
     assert quarantined == sent.malformed > 0
 
+    # no champion yet: every visitor gets the popular items it has not bought, flagged
+    out = run("jobs.recommend", "--k", "5", "--run-id", "it-0", "--no-publish")
+    assert "every visitor gets the popular items" in out
+    lists = query(settings, "SELECT COUNT(DISTINCT visitor_id), MIN(fallback), MIN(model_version) FROM recommendations")
+    assert lists[0] == (stored["visitor_id"].nunique(), 1, "popularity")
+    top = [r[0] for r in query(settings, "SELECT item_id FROM popular_items ORDER BY rank_no")]
+    assert top == R.popular_items(expected)[:5].tolist()
+
     out = run("jobs.train_recommender", *SMALL_GRID)
     assert "PROMOTED to @champion" in out and "holdout MAP@10: ALS" in out
     version = champion(settings, settings.recommender_model)
