@@ -55,12 +55,15 @@ class Settings:
     topic_review_sentiment: str = "review_sentiment"
     topic_ner_results: str = "ner_results"
     topic_recommendations: str = "recommendations"
+    topic_review_risk: str = "review_risk"
     # MLflow
     mlflow_port: int = 5055
     mlflow_tracking_uri: str = "http://127.0.0.1:5055"
     mlflow_experiment_prefix: str = "retail_pulse"
     sentiment_model: str = "retail_pulse_sentiment"  # registered model name; scoring loads its @champion
     recommender_model: str = "retail_pulse_recommender"  # registered ALS model; publishing loads its @champion
+    risk_model: str = "retail_pulse_review_risk"  # registered product models; scoring loads their @champion
+    volume_model: str = "retail_pulse_sales_volume"
     # implicit confidence of a (visitor, item): the weighted count of its shopper events
     interaction_weights: str = "view=1,addtocart=3,transaction=5"
     # Airflow

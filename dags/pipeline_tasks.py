@@ -7,7 +7,7 @@ parse time) and handed to the job as RP_* settings, so credentials live only in 
 from __future__ import annotations
 
 import zlib
-from datetime import timedelta
+from datetime import date, timedelta
 
 from airflow.providers.standard.operators.bash import BashOperator
 
@@ -30,6 +30,11 @@ def run_day(dag_run) -> str:
     return day.isoformat()
 
 
+def next_day(dag_run) -> str:
+    """The day after the run's day: the feature snapshot that reads every fact of the run's day."""
+    return (date.fromisoformat(run_day(dag_run)) + timedelta(days=1)).isoformat()
+
+
 def run_hour(dag_run) -> int:
     """The UTC hour a run covers (its logical date's), or -1 for a run without a logical date."""
     return dag_run.logical_date.hour if dag_run.logical_date else -1
@@ -42,7 +47,7 @@ def run_seed(dag_run) -> int:
 
 
 # user_defined_macros of every DAG: templates call them with the context's dag_run
-MACROS = {"run_day": run_day, "run_hour": run_hour, "run_seed": run_seed}
+MACROS = {"run_day": run_day, "next_day": next_day, "run_hour": run_hour, "run_seed": run_seed}
 
 
 def pipeline_task(task_id: str, job_args: str, only_if: str | None = None, **kwargs) -> BashOperator:

@@ -37,14 +37,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def facts(settings: Settings, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sales of the year before as_of and the scored reviews created before it."""
+def facts(settings: Settings, as_of: date, since: date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sales days and the scored reviews dated before as_of (sales from ``since``, default the
+    year before as_of: all a snapshot of as_of reads)."""
     from common.db import query
 
     sales = query(
         settings,
         "SELECT sale_date, store_id, item_id, units, revenue FROM daily_sales WHERE sale_date >= %s AND sale_date < %s",
-        (as_of - timedelta(days=365), as_of),
+        (since or as_of - timedelta(days=365), as_of),
         role="writer",
     )
     reviews = query(
@@ -59,20 +60,57 @@ def facts(settings: Settings, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     return sales_frame, review_frame
 
 
-def compute(spark, sales: pd.DataFrame, reviews: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """The feature rows of as_of from fact frames (the one code path of training and scoring)."""
-    from models.features import product_features
+def catalogue_categories(items) -> pd.DataFrame:
+    """(item_id, category): the product type of the demo catalogue's items, ``unknown`` for others."""
     from streaming.catalogue import catalogue
 
     known = {p.item_id: p.product_type for p in catalogue().products}
-    items = sorted(set(sales["item_id"]))
-    categories = pd.DataFrame({"item_id": items, "category": [known.get(i, "unknown") for i in items]})
-    sales_df = spark.createDataFrame(sales, "sale_date date, store_id long, item_id long, units long, revenue double")
+    items = sorted(set(items))
+    return pd.DataFrame({"item_id": items, "category": [known.get(i, "unknown") for i in items]})
+
+
+def compute(spark, sales: pd.DataFrame, reviews: pd.DataFrame, as_of: date | list[date],
+            categories: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
+    """The feature rows of as_of (or of each of several days) from fact frames: the one code path
+    of training and scoring. ``categories`` (item_id, category) defaults to the catalogue's."""
+    from models.features import product_features
+
+    if categories is None:
+        categories = catalogue_categories(sales["item_id"])
+    sales_df = spark.createDataFrame(sales, "sale_date date, store_id long, item_id long, units double, revenue double")
     review_df = spark.createDataFrame(
         reviews, "created_at timestamp, item_id long, sentiment string, rating int, text_chars int"
     )
     category_df = spark.createDataFrame(categories, "item_id long, category string")
-    return product_features(sales_df, review_df, category_df, as_of).toPandas()
+    days = as_of if isinstance(as_of, list) else [as_of]
+    frames = [product_features(sales_df, review_df, category_df, day).toPandas() for day in days]
+    return pd.concat(frames, ignore_index=True)
+
+
+def stored_snapshots(settings: Settings, days: list[date]) -> pd.DataFrame:
+    """The stored rows of these snapshot days (COLUMNS without computed_at)."""
+    from common.db import query
+
+    marks = ", ".join(["%s"] * len(days))
+    sql = (f"SELECT {', '.join(COLUMNS[1:-1])} FROM product_features WHERE feature_set = %s AND as_of IN ({marks})"
+           " ORDER BY as_of, store_id, item_id")  # fmt: skip
+    rows = query(settings, sql, (FEATURE_SET, *days), role="writer")
+    frame = pd.DataFrame(rows, columns=COLUMNS[1:-1])
+    return frame.astype({f: float for f in FEATURES})
+
+
+def snapshots(settings: Settings, days: list[date], spark_factory, log=print) -> pd.DataFrame:
+    """The snapshots of these days, building (and storing) the missing ones first."""
+    have = set(stored_snapshots(settings, days)["as_of"].unique())
+    missing = sorted(d for d in days if d not in have)
+    if missing:
+        log(f"building {len(missing)} missing {FEATURE_SET} snapshot(s): {', '.join(map(str, missing))}")
+        sales, reviews = facts(settings, missing[-1], since=missing[0] - timedelta(days=365))
+        if not sales.empty:
+            rows = compute(spark_factory(), sales, reviews, missing)
+            for day, part in rows.groupby("as_of"):
+                store(settings, part, day)
+    return stored_snapshots(settings, days)
 
 
 def store(settings: Settings, rows: pd.DataFrame, as_of: date) -> None:
@@ -100,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"no daily_sales in the year before {args.as_of}: nothing to compute features from", 2)
     rows = compute(get_spark(settings, "build-features"), sales, reviews, args.as_of)
     store(settings, rows, args.as_of)
-    with_reviews = int((rows["reviews_all"] > 0).sum())
+    with_reviews = int((rows["reviews_90"] > 0).sum())
     print(f"{FEATURE_SET} as of {args.as_of}: {len(rows):,} store-items ({with_reviews:,} with reviews) from"
           f" {len(sales):,} sales days and {len(reviews):,} scored reviews")  # fmt: skip
     return 0

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-FEATURE_SET = "product_v1"
+FEATURE_SET = "product_v2"  # v2: review counts and mean rating over 90 days (v1: ever, never stationary)
 FEATURES = [
-    "units_7", "units_28", "sales_trend", "price_28", "discount_28", "price_vs_category", "reviews_28", "reviews_all",
-    "avg_rating", "negative_share_28", "positive_share_28", "text_chars_28",
+    "units_7", "units_28", "sales_trend", "price_28", "discount_28", "price_vs_category", "reviews_28", "reviews_90",
+    "avg_rating_90", "negative_share_28", "positive_share_28", "text_chars_28",
 ]  # fmt: skip
 KEY = ["store_id", "item_id"]
 
@@ -54,11 +54,15 @@ def sales_features(daily_sales, as_of: date):
 
 
 def review_features(reviews, as_of: date):
-    """Per item: reviews in the last 28 days and ever, the mean star rating ever, the negative and
-    positive shares and the mean text length of the last 28 days."""
+    """Per item: reviews in the last 28 and 90 days, the mean star rating of the last 90 days, the
+    negative and positive shares and the mean text length of the last 28 days. Windows, not totals:
+    a feature that only grows (reviews ever) would drift forever."""
     from pyspark.sql import functions as F
 
-    before = reviews.filter(F.col("created_at") < _day(as_of, 0).cast("timestamp"))
+    before = reviews.filter(
+        (F.col("created_at") < _day(as_of, 0).cast("timestamp"))
+        & (F.col("created_at") >= _day(as_of, 90).cast("timestamp"))
+    )
     recent = F.col("created_at") >= _day(as_of, 28).cast("timestamp")
 
     def share(label: str):
@@ -68,8 +72,8 @@ def review_features(reviews, as_of: date):
 
     return before.groupBy("item_id").agg(
         F.sum(F.when(recent, 1).otherwise(0)).cast("double").alias("reviews_28"),
-        F.count(F.lit(1)).cast("double").alias("reviews_all"),
-        F.avg("rating").alias("avg_rating"),
+        F.count(F.lit(1)).cast("double").alias("reviews_90"),
+        F.avg("rating").alias("avg_rating_90"),
         share("negative").alias("negative_share_28"),
         share("positive").alias("positive_share_28"),
         F.avg(F.when(recent, F.col("text_chars"))).alias("text_chars_28"),
@@ -86,7 +90,7 @@ def product_features(daily_sales, reviews, categories, as_of: date):
         sales_features(daily_sales, as_of)
         .join(review_features(reviews, as_of), "item_id", "left")
         .join(categories, "item_id", "left")
-        .fillna({"reviews_28": 0.0, "reviews_all": 0.0, "category": "unknown"})
+        .fillna({"reviews_28": 0.0, "reviews_90": 0.0, "category": "unknown"})
     )
     median = F.percentile_approx("price_28", 0.5).over(Window.partitionBy("category"))
     return joined.withColumn("price_vs_category", F.col("price_28") / median).select(

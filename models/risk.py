@@ -152,16 +152,25 @@ def _fit_with_threshold(make, X: pd.DataFrame, y: pd.Series, validation: np.ndar
     return make().fit(X, y), threshold
 
 
-def shap_values(model, X: pd.DataFrame) -> np.ndarray:
-    """TreeExplainer contributions (rows x features) to the log-odds of the negative class."""
-    import warnings
-
+def tree_explainer(model):
     import shap
+
+    return shap.TreeExplainer(model)
+
+
+def tree_shap(explainer, X) -> np.ndarray:
+    """Contributions (rows x features); for a binary classifier, to the log-odds of the positive class."""
+    import warnings
 
     with warnings.catch_warnings():  # the list-vs-array note of LightGBM binary output, handled below
         warnings.simplefilter("ignore", UserWarning)
-        values = shap.TreeExplainer(model).shap_values(X)
+        values = explainer.shap_values(X)
     return values[1] if isinstance(values, list) else values
+
+
+def shap_values(model, X: pd.DataFrame) -> np.ndarray:
+    """TreeExplainer contributions (rows x features) to the log-odds of the negative class."""
+    return tree_shap(tree_explainer(model), X)
 
 
 def shap_importance(model, X: pd.DataFrame, sample: int = 2000, seed: int = 7) -> dict[str, float]:

@@ -8,9 +8,6 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from common.settings import Settings
 
-# Result topics of later stages (raw, dead-letter and the other result topics come from settings).
-RESULT_TOPICS = ("review_risk",)
-
 
 def broker_reachable(bootstrap: str) -> bool:
     try:
@@ -28,7 +25,7 @@ def broker_reachable(bootstrap: str) -> bool:
 
 def ensure_topics(settings: Settings, names: list[str] | None = None, partitions: int | None = None) -> list[str]:
     """Create the given topics (default: all raw, dead-letter and result topics); return those created."""
-    names = list(settings.topics.values()) + list(RESULT_TOPICS) if names is None else names
+    names = list(settings.topics.values()) if names is None else names
     partitions = partitions or settings.kafka_partitions
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:

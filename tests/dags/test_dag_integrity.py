@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-DAG_IDS = ["transactions_ingest", "retail_pipeline", "review_analysis_pipeline", "recommendation_pipeline"]
+DAG_IDS = ["transactions_ingest", "retail_pipeline", "review_analysis_pipeline", "recommendation_pipeline",
+           "model_monitoring"]  # fmt: skip
 HEAVY = ("pyspark", "mysql", "kafka", "mlflow", "prophet", "lightgbm", "pandas", "streaming", "jobs")
 
 
@@ -207,3 +208,14 @@ def test_recommendation_pipeline_commands(dagbag, connections, run):
     assert commands["stream_events"].endswith("-m jobs.stream interactions --available-now")
     assert commands["train_and_evaluate"].endswith("-m jobs.train_recommender --k 20")
     assert commands["publish"].endswith(f"-m jobs.recommend --k 20 --run-id {RUNS[run]['run_type']}__test")
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))  # each kind of run covers 2025-03-09 (see RUNS)
+def test_model_monitoring_works_on_the_snapshot_after_the_runs_day(dagbag, connections, run):
+    dag = dagbag.dags["model_monitoring"]
+    commands = {t.task_id: render_task(t, RUNS[run], {})["bash_command"] for t in dag.tasks}
+    assert all("--as-of 2025-03-10" in command for command in commands.values()), commands
+    assert "train_product_models --if-needed" in commands["retrain_challenger"]
+    # a skipped retrain (exit 99: nothing drifted) must not skip the scoring
+    assert dag.get_task("score").trigger_rule == "none_failed"
+    assert dag.get_task("retrain_challenger").skip_on_exit_code == [99]

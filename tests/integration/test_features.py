@@ -11,6 +11,7 @@ import pytest
 
 from common.db import connect, query, transaction
 from jobs.build_features import COLUMNS, compute, facts
+from models.features import FEATURE_SET
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2025, 6, 1)
@@ -51,9 +52,9 @@ def test_offline_snapshot_equals_online_features(private_db, spark):
     assert "as of 2025-06-01: 6 store-items (6 with reviews)" in build(AS_OF)
     offline = stored(settings, AS_OF)
     online = compute(spark, *facts(settings, AS_OF), AS_OF)
-    online = online.assign(feature_set="product_v1")[COLUMNS[:-1]].sort_values(["store_id", "item_id"])
+    online = online.assign(feature_set=FEATURE_SET)[COLUMNS[:-1]].sort_values(["store_id", "item_id"])
     pd.testing.assert_frame_equal(offline.reset_index(drop=True), online.reset_index(drop=True), check_dtype=False)
-    assert (offline["reviews_all"] > 0).all() and offline["units_7"].gt(0).all()
+    assert (offline["reviews_90"] > 0).all() and offline["units_7"].gt(0).all()
 
     build(AS_OF)  # a re-run replaces the snapshot
     assert len(stored(settings, AS_OF)) == 6

@@ -28,7 +28,8 @@ def review_rows(future=False):
         (at - timedelta(days=2), 1, "negative", 1, 100),
         (at - timedelta(days=3), 1, "positive", 5, 50),
         (at - timedelta(days=5), 1, "positive", 4, 30),
-        (at - timedelta(days=40), 1, "negative", 1, 10),  # older than 28 days: only in the totals
+        (at - timedelta(days=40), 1, "negative", 1, 10),  # older than 28 days: only in the 90-day figures
+        (at - timedelta(days=91), 1, "negative", 1, 10),  # older than 90 days: in no feature
     ]
     if future:
         rows += [(at, 1, "negative", 1, 999), (at + timedelta(days=3), 2, "negative", 1, 999)]
@@ -49,10 +50,10 @@ def test_sales_and_review_features(spark):
     assert (one["units_7"], one["units_28"], one["sales_trend"]) == (14.0, 56.0, 1.0)
     assert one["price_28"] == 2.0 and one["discount_28"] == 0.0
     assert two["price_28"] == 8.0 and two["discount_28"] == pytest.approx(0.2)
-    assert one["reviews_28"] == 3 and one["reviews_all"] == 4 and one["avg_rating"] == pytest.approx(11 / 4)
+    assert one["reviews_28"] == 3 and one["reviews_90"] == 4 and one["avg_rating_90"] == pytest.approx(11 / 4)
     assert one["negative_share_28"] == pytest.approx(1 / 3) and one["positive_share_28"] == pytest.approx(2 / 3)
     assert one["text_chars_28"] == pytest.approx(60.0)
-    assert two["reviews_all"] == 0 and two["negative_share_28"] is None  # no reviews: zero counts, no shares
+    assert two["reviews_90"] == 0 and two["negative_share_28"] is None  # no reviews: zero counts, no shares
     # price against the category's median (percentile_approx picks the lower middle of two)
     assert one["price_vs_category"] == 1.0 and two["price_vs_category"] == 4.0
     assert one["as_of"] == AS_OF and one["category"] == "food"
