@@ -18,6 +18,7 @@ status:           ## health of each service
 	@$(PY) -m jobs.stack status
 
 DEMO_DAY  := $(shell date -u -d yesterday +%F)
+DEMO_PREV := $(shell date -u -d '2 days ago' +%F)
 DEMO_DAYS := 800
 
 demo: up          ## the operator's path: producers -> Kafka, then the DAGs triggered through Airflow's scheduler
@@ -37,6 +38,10 @@ demo: up          ## the operator's path: producers -> Kafka, then the DAGs trig
 	$(PY) -m jobs.produce --source funnel --until $(DEMO_DAY) --days 60 --malformed-fraction 0.01 --no-progress
 	@echo "== recommendation_pipeline for $(DEMO_DAY): interactions -> ALS vs popularity -> top-10 per visitor"
 	$(PY) -m jobs.trigger recommendation_pipeline --logical-date $(DEMO_DAY)
+	@echo "== model_monitoring for $(DEMO_PREV): product features -> no champion yet -> train risk + sales volume -> score with SHAP reasons"
+	$(PY) -m jobs.trigger model_monitoring --logical-date $(DEMO_PREV)
+	@echo "== model_monitoring for $(DEMO_DAY): drift check against the champions -> retrain only if needed -> score"
+	$(PY) -m jobs.trigger model_monitoring --logical-date $(DEMO_DAY)
 	$(PY) -m jobs.report
 
 test: setup       ## the whole suite on real services (unit, integration, DAG integrity, e2e)

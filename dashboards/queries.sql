@@ -26,3 +26,8 @@ SELECT evaluated_at, model_version, k, users, als_map, popularity_map, map_lift
 FROM v_recommender_quality ORDER BY evaluated_at DESC;
 
 SELECT ROUND(AVG(fallback), 4) AS fallback_share, COUNT(DISTINCT visitor_id) AS visitors FROM v_recommendations;
+
+-- Product risk: the riskiest store-items of the latest scoring run, with reasons and expected sales.
+SELECT store_id, item_id, ROUND(risk, 3) AS risk, risk_reason, ROUND(expected_units_28) AS units_28,
+       ROUND(units_lower_80) AS low_80, ROUND(units_upper_80) AS high_80
+FROM v_product_risk ORDER BY risk DESC LIMIT 10;

@@ -27,14 +27,16 @@ from models.features import FEATURE_SET, FEATURES, KEY
 COLUMNS = ["feature_set", "as_of", *KEY, "category", *FEATURES, "computed_at"]
 
 
+def snapshot_parser(prog: str, doc: str, as_of_help: str) -> argparse.ArgumentParser:
+    """The argument parser of a job working on one snapshot day: --as-of, default today (UTC)."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--as-of", type=date.fromisoformat, default=datetime.now(UTC).date(),
+                        help=f"{as_of_help} (default today, UTC)")  # fmt: skip
+    return parser
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.build_features", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--as-of", type=date.fromisoformat, help="snapshot day (default today, UTC)")
-    args = parser.parse_args(argv)
-    args.as_of = args.as_of or datetime.now(UTC).date()
-    return args
+    return snapshot_parser("python -m jobs.build_features", __doc__, "snapshot day").parse_args(argv)
 
 
 def facts(settings: Settings, as_of: date, since: date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -6,9 +6,10 @@
 Per model (review risk, sales volume), reference = the training snapshots logged with the
 champion's MLflow run, current = the feature-store snapshot of --as-of (built when missing):
 - feature drift (models/drift.py): KS test (numeric) / chi-square (category) at p < 0.05 and PSI
-  (flag at >= 0.1); a feature **drifts** when both say so;
-- prediction drift: the champion's predictions on the reference against those on the current
-  snapshot (KS + PSI, the same rule);
+  (flag at >= 0.1); a feature **drifts** when both say so; review features, the same for an item
+  in every store, are compared one row per item (rows repeated per store would fake certainty);
+- prediction drift: the champion's predictions on its holdout snapshot (out of sample, as the
+  current ones are) against those on the current snapshot (KS + PSI, the same rule);
 - decay: the champion's metric on the newest snapshot whose outcome window has ended (--as-of
   minus 28 days) against its holdout value at training: ROC-AUC down by more than 0.05 (risk),
   MAE up by more than 20% (volume).
@@ -31,29 +32,33 @@ import pandas as pd
 
 from common.cli import entry_point, fail
 from common.settings import Settings, load_settings
+from jobs.build_features import snapshot_parser
 from models import product_models as PM
-from models.features import FEATURE_SET
+from models.features import FEATURE_SET, ITEM_FEATURES
 
 DECAY = {"risk": 0.05, "volume": 0.20}  # absolute ROC-AUC drop; relative MAE rise
 DRIFT_COLUMNS = ["feature", "test", "statistic", "p_value", "psi", "drift", "psi_flag"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.check_drift", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--as-of", type=date.fromisoformat, help="current snapshot day (default today, UTC)")
-    args = parser.parse_args(argv)
-    args.as_of = args.as_of or datetime.now(UTC).date()
-    return args
+    parser = snapshot_parser("python -m jobs.check_drift", __doc__, "current snapshot day")
+    return parser.parse_args(argv)
 
 
 def drift_table(model: PM.ProductModel, reference: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
-    """Per input and for the predictions: test, statistic, p-value, PSI and the two flags."""
+    """Per input (reference: the training rows) and for the predictions (reference: those on the
+    holdout rows, out of sample as the current ones are): test, statistic, p-value, PSI, flags."""
     from models.drift import drift_report, feature_drift
 
-    table = drift_report(reference[PM.INPUTS], current[PM.INPUTS], categorical=PM.CATEGORICAL)
-    predictions = feature_drift(model.predict(reference)["prediction"], model.predict(current)["prediction"], False)
+    train, holdout = reference[reference["part"] == "train"], reference[reference["part"] == "holdout"]
+    per_store = [c for c in PM.INPUTS if c not in ITEM_FEATURES]
+    table = drift_report(train[per_store], current[per_store], categorical=PM.CATEGORICAL)
+
+    def items(frame: pd.DataFrame) -> pd.DataFrame:  # item-level features: one row per item and day
+        return frame.drop_duplicates(["as_of", "item_id"])[ITEM_FEATURES]
+
+    table = pd.concat([table, drift_report(items(train), items(current))], ignore_index=True)
+    predictions = feature_drift(model.predict(holdout)["prediction"], model.predict(current)["prediction"], False)
     return pd.concat([table, pd.DataFrame([{"feature": "prediction", **predictions}])], ignore_index=True)
 
 

@@ -1,7 +1,9 @@
 """Print what the pipeline has written to MySQL: raw table counts, quarantine reasons, recent
 batches, daily sales, the newest forecast run (with its backtest accuracy and MLflow run), and the
 reviews: scored documents, the sentiment model against VADER, the most negative products; and the
-recommendations: interactions, the newest ALS evaluation against popularity, a visitor's list.
+recommendations: interactions, the newest ALS evaluation against popularity, a visitor's list;
+the product models: the riskiest store-items with their reasons and expected sales, the models
+against their baselines and the newest drift check.
 
 python -m jobs.report            # a readable summary
 python -m jobs.report --json     # the same as JSON, for scripts
@@ -49,6 +51,7 @@ def collect(settings) -> dict:
         "database": settings.mysql_database,
         "reviews": reviews(settings),
         "recommendations": recommendations(settings),
+        "product_models": product_models(settings),
         "sales": {
             "daily_rows": int(rows),
             "days": int(days),
@@ -129,6 +132,43 @@ def recommendations(settings) -> dict:
     }
 
 
+def product_models(settings, top: int = 5) -> dict:
+    """The riskiest products of the latest scoring run (v_product_risk; each at its riskiest store), each model's newest
+    promoted version against its baseline, and the newest drift verdicts."""
+    from streaming.catalogue import catalogue
+
+    names = {p.item_id: p.name for p in catalogue().products}
+    risky = query(
+        settings,
+        "SELECT as_of, store_id, item_id, risk, risk_reason, expected_units_28, units_lower_80, units_upper_80"
+        " FROM v_product_risk ORDER BY risk DESC, store_id, item_id",
+    )
+    keys = ("as_of", "store_id", "item_id", "risk", "reason", "expected_units_28", "units_lower_80", "units_upper_80")
+    first = {}  # item -> its riskiest store's row
+    for r in risky:
+        first.setdefault(r[2], r)
+    rows = [dict(zip(keys, r, strict=True)) | {"product": names.get(r[2], f"item {r[2]}")} for r in first.values()][
+        :top
+    ]
+    models = query(
+        settings,
+        "SELECT d.model_name, d.model_version, d.metric, d.challenger_value, d.baseline_value FROM model_decisions d"
+        " WHERE d.promoted = 1 AND d.model_name IN (%s, %s) AND d.decided_at = (SELECT MAX(x.decided_at)"
+        " FROM model_decisions x WHERE x.model_name = d.model_name AND x.promoted = 1) ORDER BY d.model_name",
+        (settings.risk_model, settings.volume_model),
+    )
+    drift = query(
+        settings,
+        "SELECT model_name, current_as_of, retrain, reason FROM drift_checks c WHERE current_as_of ="
+        " (SELECT MAX(x.current_as_of) FROM drift_checks x WHERE x.model_name = c.model_name) ORDER BY model_name",
+    )
+    return {
+        "riskiest": [r | {"as_of": str(r["as_of"])} for r in rows],
+        "champions": [dict(zip(("model", "version", "metric", "value", "baseline"), m, strict=True)) for m in models],
+        "drift": [{"model": m, "as_of": str(d), "retrain": bool(r), "reason": why} for m, d, r, why in drift],
+    }
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -187,6 +227,20 @@ def main(argv: list[str] | None = None) -> int:
               f" {e['popularity_ndcg']:.4f}, {e['users']:,} test visitors")  # fmt: skip
     if rec["example"]:
         print(f"  visitor {rec['example']['visitor_id']}'s list: items {rec['example']['items']}")
+    pm = report["product_models"]
+    for c in pm["champions"]:
+        print(f"  {c['model']} v{c['version']} (@champion): holdout {c['metric']} {c['value']:.4f}"
+              f" vs baseline {c['baseline']:.4f}")  # fmt: skip
+    for d in pm["drift"]:
+        print(f"  drift check {d['as_of']} of {d['model']}: {'RETRAIN' if d['retrain'] else 'ok'} ({d['reason']})")
+    if pm["riskiest"]:
+        print(f"  riskiest products (P(next reviews mostly negative)), snapshot {pm['riskiest'][0]['as_of']}:")
+        for r in pm["riskiest"]:
+            units = ""
+            if r["expected_units_28"] is not None:
+                units = (f"; next 28 days {r['expected_units_28']:.0f} units"
+                         f" ({r['units_lower_80']:.0f}-{r['units_upper_80']:.0f})")  # fmt: skip
+            print(f"    {r['product']:28} store {r['store_id']:>2}: risk {r['risk']:.2f}: {r['reason']}{units}")
     sales = report["sales"]
     print(
         f"  {'daily_sales':<22} {sales['daily_rows']:>10,} rows: {sales['series']} store-items x {sales['days']} days"

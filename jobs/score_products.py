@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 
 from common.cli import entry_point, fail
 from common.settings import Settings, load_settings
+from jobs.build_features import snapshot_parser
 from models import product_models as PM
 
 COLUMNS = ["model_name", "kind", "model_version", "as_of", "store_id", "item_id", "prediction", "lower_bound",
@@ -34,14 +35,10 @@ COLUMNS = ["model_name", "kind", "model_version", "as_of", "store_id", "item_id"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.score_products", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--as-of", type=date.fromisoformat, help="snapshot day to score (default today, UTC)")
+    parser = snapshot_parser("python -m jobs.score_products", __doc__, "snapshot day to score")
     parser.add_argument("--run-id", help="the run these scores belong to (default manual-<UTC time>)")
     parser.add_argument("--no-publish", dest="publish", action="store_false", help="MySQL only, no topic messages")
     args = parser.parse_args(argv)
-    args.as_of = args.as_of or datetime.now(UTC).date()
     args.run_id = args.run_id or f"manual-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     return args
 
@@ -78,15 +75,13 @@ def risk_messages(rows: pd.DataFrame, threshold: float) -> list[tuple[str, dict]
 
 def write(settings: Settings, rows: pd.DataFrame) -> None:
     from common.db import connect, transaction
-    from streaming.sinks import executemany_chunked
+    from streaming.sinks import fill_table
 
-    marks = ", ".join(["%s"] * len(COLUMNS))
     values = [tuple(None if pd.isna(v) else v for v in row) for row in rows.itertuples(index=False, name=None)]
     conn = connect(settings)
     try:
         with transaction(conn) as cur:
-            executemany_chunked(cur, f"REPLACE INTO product_predictions ({', '.join(COLUMNS)}) VALUES ({marks})",
-                                values)  # fmt: skip
+            fill_table(cur, "product_predictions", COLUMNS, values)  # REPLACE on (model, version, day, store-item)
     finally:
         conn.close()
 

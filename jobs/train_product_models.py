@@ -34,6 +34,7 @@ import pandas as pd
 
 from common.cli import entry_point, fail
 from common.settings import REPO_ROOT, Settings, load_settings
+from jobs.build_features import snapshot_parser
 from models import product_models as PM
 from models.features import FEATURE_SET
 from models.product_serving import load_champion, model_name
@@ -44,12 +45,7 @@ PIP_REQUIREMENTS = ["lightgbm", "shap", "numpy", "pandas", "scikit-learn"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.train_product_models",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--as-of", type=date.fromisoformat, help="facts before this day are used (default today)")
+    parser = snapshot_parser("python -m jobs.train_product_models", __doc__, "facts before this day are used")
     parser.add_argument("--snapshots", type=int, default=6, help="labelled snapshots to use (default 6, min 3)")
     parser.add_argument("--every", type=int, default=7, help="days between snapshots (default 7)")
     parser.add_argument("--models", default="risk,volume", help="which models: risk, volume or both (default)")
@@ -57,7 +53,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-register", dest="register", action="store_false", help="log the runs, register nothing")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    args.as_of = args.as_of or datetime.now(UTC).date()
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not args.models or set(args.models) - set(PM.KINDS):
         parser.error(f"--models takes {' and/or '.join(PM.KINDS)}, comma-separated")
@@ -140,7 +135,9 @@ def train_one(settings: Settings, kind: str, split: PM.Split, args: argparse.Nam
             plots(model, holdout, folder)
             mlflow.log_artifacts(tmp, artifact_path="reports")
             reference = folder / "reference.parquet"
-            split.train[["as_of", *PM.KEY, *PM.INPUTS]].to_parquet(reference, index=False)
+            # the drift reference: the training rows (features) and the holdout rows (predictions out of sample)
+            parts = [split.train.assign(part="train"), split.holdout.assign(part="holdout")]
+            pd.concat(parts)[["part", "as_of", *PM.KEY, *PM.INPUTS]].to_parquet(reference, index=False)
             mlflow.log_artifact(str(reference), artifact_path="reference")
             if not args.register:
                 print(f"  MLflow run: {run_url(settings, run)} (not registered)")

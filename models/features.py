@@ -19,6 +19,8 @@ FEATURES = [
     "avg_rating_90", "negative_share_28", "positive_share_28", "text_chars_28",
 ]  # fmt: skip
 KEY = ["store_id", "item_id"]
+# per item, the same in every store (reviews rarely name a store): one observation per item, not per store-item
+ITEM_FEATURES = ["reviews_28", "reviews_90", "avg_rating_90", "negative_share_28", "positive_share_28", "text_chars_28"]
 
 
 def _day(as_of: date, days_before: int):
@@ -65,10 +67,8 @@ def review_features(reviews, as_of: date):
     )
     recent = F.col("created_at") >= _day(as_of, 28).cast("timestamp")
 
-    def share(label: str):
-        return F.sum(F.when(recent & (F.col("sentiment") == label), 1).otherwise(0)) / F.sum(
-            F.when(recent, 1).otherwise(0)
-        )
+    def share(label: str):  # of the last 28 days' reviews; null without any
+        return F.avg(F.when(recent, (F.col("sentiment") == label).cast("double")))
 
     return before.groupBy("item_id").agg(
         F.sum(F.when(recent, 1).otherwise(0)).cast("double").alias("reviews_28"),

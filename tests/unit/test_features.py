@@ -17,6 +17,7 @@ def sales_rows(days_before=range(1, 61), after=0):
         day = AS_OF - timedelta(days=back)
         rows.append((day, 1, 1, 2, 4.0))  # item 1: 2 units a day at 2.00
         rows.append((day, 1, 2, 1, 10.0 if back > 28 else 8.0))  # item 2: 10.00, 20% off in the last 28 days
+        rows.append((day, 1, 3, 1, 1.0))  # item 3 (no category given)
     for ahead in range(after):
         rows.append((AS_OF + timedelta(days=ahead), 1, 1, 100, 1.0))  # the future: must not count
     return rows
@@ -30,6 +31,7 @@ def review_rows(future=False):
         (at - timedelta(days=5), 1, "positive", 4, 30),
         (at - timedelta(days=40), 1, "negative", 1, 10),  # older than 28 days: only in the 90-day figures
         (at - timedelta(days=91), 1, "negative", 1, 10),  # older than 90 days: in no feature
+        (at - timedelta(days=50), 3, "negative", 1, 10),  # item 3: reviews, none in the last 28 days
     ]
     if future:
         rows += [(at, 1, "negative", 1, 999), (at + timedelta(days=3), 2, "negative", 1, 999)]
@@ -54,6 +56,9 @@ def test_sales_and_review_features(spark):
     assert one["negative_share_28"] == pytest.approx(1 / 3) and one["positive_share_28"] == pytest.approx(2 / 3)
     assert one["text_chars_28"] == pytest.approx(60.0)
     assert two["reviews_90"] == 0 and two["negative_share_28"] is None  # no reviews: zero counts, no shares
+    three = got[3]  # reviews in the last 90 days but none in the last 28: counts, no shares
+    assert (three["reviews_28"], three["reviews_90"], three["negative_share_28"]) == (0, 1, None)
+    assert three["category"] == "unknown"
     # price against the category's median (percentile_approx picks the lower middle of two)
     assert one["price_vs_category"] == 1.0 and two["price_vs_category"] == 4.0
     assert one["as_of"] == AS_OF and one["category"] == "food"
