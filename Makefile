@@ -65,6 +65,7 @@ bench: setup      ## benchmarks; results in bench/results/*.json
 	$(PY) -m bench.forecast
 	$(PY) -m bench.reviews
 	$(PY) -m bench.recommend
+	$(PY) -m bench.risk
 
 contracts:        ## regenerate the raw-table migration from the contracts
 	$(PY) -m jobs.contracts --ddl > sql/migrations/0002_raw_tables.sql

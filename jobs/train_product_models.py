@@ -93,7 +93,7 @@ def plots(model: PM.ProductModel, rows: pd.DataFrame, folder: Path) -> None:
     plt.savefig(folder / "shap_summary.png", dpi=110, bbox_inches="tight")
     plt.close("all")
     top = int(np.argmax(model.predict(rows)["prediction"].to_numpy()))
-    base = np.ravel(model._explainer.expected_value)[-1]
+    base = model.base_value()
     shap.plots.waterfall(shap.Explanation(values[top], base, data[top], feature_names=PM.INPUTS), show=False)
     plt.title(f"{model.kind}: store {rows['store_id'].iloc[top]}, item {rows['item_id'].iloc[top]}")
     plt.savefig(folder / "shap_waterfall_top.png", dpi=110, bbox_inches="tight")

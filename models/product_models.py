@@ -115,6 +115,7 @@ class ProductModel:
     trained_on: list[str] = field(default_factory=list)  # snapshot days
     feature_set: str = FEATURE_SET
     _explainer: object = field(default=None, repr=False, compare=False)
+    _codes: dict | None = field(default=None, repr=False, compare=False)  # category -> code, built on first use
 
     def current(self) -> bool:
         """Whether it reads the feature set this code computes (a model of another one must be retrained)."""
@@ -128,53 +129,63 @@ class ProductModel:
 
     def matrix(self, rows: pd.DataFrame) -> np.ndarray:
         """The same as a float matrix (category as its code, unknown -> NaN): the fast scoring path."""
-        codes = pd.Categorical(rows["category"].astype(str), categories=self.categories).codes.astype(float)
-        codes[codes < 0] = np.nan
-        return np.column_stack([rows[FEATURES].to_numpy(dtype=float), codes])
+        if self._codes is None:
+            self._codes = {c: float(i) for i, c in enumerate(self.categories)}
+        category = [self._codes.get(str(v), np.nan) for v in rows["category"]]
+        return np.column_stack([*(rows[f].to_numpy(dtype=float) for f in FEATURES), np.array(category, dtype=float)])
 
     def _raw(self, role: str, X: np.ndarray) -> np.ndarray:
         return self.models[role].booster_.predict(X)
 
-    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, rows: pd.DataFrame, explained: np.ndarray | None = None, X: np.ndarray | None = None
+                ) -> pd.DataFrame:  # fmt: skip
         """risk: ``prediction`` = P(next reviews negative), ``flagged``; volume: ``prediction`` (units
-        over the horizon) with ``lower`` / ``upper`` of the 80% interval."""
-        X = self.matrix(rows)
+        over the horizon) with ``lower`` / ``upper`` of the 80% interval. ``explained``: the
+        explained model's raw output when already known (the sum of its SHAP values and the base
+        value: exact, and it saves a model call per row when explaining anyway); ``X``: ``matrix(rows)``."""
+        X = self.matrix(rows) if X is None else X
         if self.kind == "risk":
-            p = self._raw("p", X)
+            p = self._raw("p", X) if explained is None else 1 / (1 + np.exp(-explained))
             return pd.DataFrame({"prediction": p, "lower": np.nan, "upper": np.nan,
                                  "flagged": (p >= self.threshold).astype(int)}, index=rows.index)  # fmt: skip
-        median = np.maximum(self._raw("median", X), 0)
+        median = np.maximum(self._raw("median", X) if explained is None else explained, 0)
         lower = np.maximum(np.minimum(self._raw("lower", X) - self.margin, median), 0)
         upper = np.maximum(self._raw("upper", X) + self.margin, median)
         return pd.DataFrame({"prediction": median, "lower": lower, "upper": upper, "flagged": np.nan},
                             index=rows.index)  # fmt: skip
 
-    def shap(self, rows: pd.DataFrame) -> np.ndarray:
+    def shap(self, rows: pd.DataFrame, X: np.ndarray | None = None) -> np.ndarray:
         """SHAP contributions (rows x INPUTS) of the explained model (risk: to the log-odds)."""
         from models.risk import tree_explainer, tree_shap
 
         if self._explainer is None:
             self._explainer = tree_explainer(self.models["p" if self.kind == "risk" else "median"])
-        return tree_shap(self._explainer, self.matrix(rows))
+        return tree_shap(self._explainer, self.matrix(rows) if X is None else X)
 
-    def explain(self, rows: pd.DataFrame, top: int = TOP) -> list[list[dict]]:
+    def base_value(self) -> float:
+        """The explained model's raw output before any feature's contribution (after ``shap``)."""
+        return float(np.ravel(self._explainer.expected_value)[-1])
+
+    def explain(self, rows: pd.DataFrame, top: int = TOP, values: np.ndarray | None = None,
+                X: np.ndarray | None = None) -> list[list[dict]]:  # fmt: skip
         """Per row, the ``top`` largest contributions by size: feature, value, contribution."""
-        values = self.shap(rows)
+        X = self.matrix(rows) if X is None else X
+        values = self.shap(rows, X) if values is None else values
         out = []
-        for row, contributions in zip(rows[INPUTS].itertuples(index=False), values, strict=True):
+        for x, contributions in zip(X, values, strict=True):
             order = np.argsort(-np.abs(contributions))[:top]
-            out.append([{"feature": INPUTS[i], "value": _plain(row[i]),
+            out.append([{"feature": INPUTS[i], "value": self._value(i, x[i]),
                          "contribution": round(float(contributions[i]), 4)} for i in order])  # fmt: skip
         return out
 
+    def _value(self, i: int, x: float):
+        """A matrix entry as the reader knows it: the category's name, a rounded number, None if missing."""
+        if np.isnan(x):
+            return None
+        return self.categories[int(x)] if INPUTS[i] == "category" else round(float(x), 4)
+
     def reason(self, contributions: list[dict]) -> str:
         return reason(contributions, self.medians, "risk" if self.kind == "risk" else "sales")
-
-
-def _plain(value):
-    if isinstance(value, str):
-        return value
-    return None if value is None or pd.isna(value) else round(float(value), 4)
 
 
 def phrase(feature: str, value, medians: dict[str, float]) -> str:

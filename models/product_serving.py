@@ -41,15 +41,17 @@ def load_champion(settings: Settings, kind: str) -> tuple[ProductModel, str, str
 
 
 def save_model(path: Path, model: ProductModel) -> Path:
-    model._explainer = None  # rebuilt on first use after loading
+    model._explainer = model._codes = None  # rebuilt on first use after loading
     path.write_bytes(pickle.dumps(model))
     return path
 
 
 def scored(model: ProductModel, rows: pd.DataFrame) -> pd.DataFrame:
     """Predictions with their explanations (OUTPUT_COLUMNS), one per input row."""
-    out = model.predict(rows)
-    contributions = model.explain(rows)
+    X = model.matrix(rows)
+    values = model.shap(rows, X)
+    out = model.predict(rows, explained=values.sum(axis=1) + model.base_value(), X=X)
+    contributions = model.explain(rows, values=values, X=X)
     out["top_features"] = [json.dumps(c) for c in contributions]
     out["reason"] = [model.reason(c) for c in contributions]
     return out[OUTPUT_COLUMNS]

@@ -86,8 +86,10 @@ def test_shap_contributions_add_up_to_the_prediction():
     rows = split.holdout.head(5)
     values = model.shap(rows)
     margin = model.models["p"].booster_.predict(model.matrix(rows), raw_score=True)
-    base = np.ravel(model._explainer.expected_value)[-1]
-    assert np.allclose(values.sum(axis=1) + base, margin, atol=1e-6)
+    assert np.allclose(values.sum(axis=1) + model.base_value(), margin, atol=1e-6)
+    from models.product_serving import scored  # which predicts from the SHAP values: the same numbers
+
+    assert np.allclose(scored(model, rows)["prediction"], model.predict(rows)["prediction"], atol=1e-9)
     explained = model.explain(rows, top=3)
     assert all(len(e) == 3 for e in explained)
     first = explained[0]
