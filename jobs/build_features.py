@@ -39,22 +39,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return snapshot_parser("python -m jobs.build_features", __doc__, "snapshot day").parse_args(argv)
 
 
-def facts(settings: Settings, as_of: date, since: date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def facts(settings: Settings, as_of: date, since: date | None = None, items: list[int] | None = None
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """The sales days and the scored reviews dated before as_of (sales from ``since``, default the
-    year before as_of: all a snapshot of as_of reads)."""
+    year before as_of: all a snapshot of as_of reads), of every item or of ``items`` only."""
     from common.db import query
 
+    only = f" AND item_id IN ({', '.join(['%s'] * len(items))})" if items else ""
     sales = query(
         settings,
-        "SELECT sale_date, store_id, item_id, units, revenue FROM daily_sales WHERE sale_date >= %s AND sale_date < %s",
-        (since or as_of - timedelta(days=365), as_of),
+        "SELECT sale_date, store_id, item_id, units, revenue FROM daily_sales WHERE sale_date >= %s"
+        f" AND sale_date < %s{only}",
+        (since or as_of - timedelta(days=365), as_of, *(items or [])),
         role="writer",
     )
     reviews = query(
         settings,
         "SELECT created_at, item_id, sentiment, rating, CHAR_LENGTH(text) FROM review_sentiment"
-        " WHERE item_id IS NOT NULL AND created_at < %s",
-        (as_of,),
+        f" WHERE item_id IS NOT NULL AND created_at < %s{only}",
+        (as_of, *(items or [])),
         role="writer",
     )
     sales_frame = pd.DataFrame(sales, columns=["sale_date", *KEY, "units", "revenue"]).astype({"revenue": float})

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -86,12 +86,80 @@ def write(settings: Settings, rows: pd.DataFrame) -> None:
         conn.close()
 
 
+def current_champions(settings: Settings, log=print) -> dict:
+    """{kind: (model, version, run id)} of the champions that read the current feature set."""
+    from models.product_serving import load_champion, model_name
+
+    champions = {kind: load_champion(settings, kind) for kind in PM.KINDS}
+    for kind in [k for k, c in champions.items() if c is None or not c[0].current()]:
+        log(f"no {model_name(settings, kind)}@champion for the current feature set: {kind} not scored (train with"
+            " `python -m jobs.train_product_models`; a version below its baseline is never promoted)")  # fmt: skip
+    return {k: c for k, c in champions.items() if c is not None and c[0].current()}
+
+
+def score_snapshot(settings: Settings, snapshot: pd.DataFrame, champions: dict, run_id: str,
+                   publisher=None, log=print) -> dict:  # fmt: skip
+    """Score and explain the snapshot rows with each champion, write them, publish the risk
+    messages (with a publisher); returns metrics."""
+    from models.product_serving import model_name, scored
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    metrics = {"store_items": len(snapshot), "messages": 0}
+    for kind, (model, version, _) in champions.items():
+        rows = prediction_rows(kind, model_name(settings, kind), version, snapshot, scored(model, snapshot), run_id,
+                               now)  # fmt: skip
+        write(settings, rows)
+        metrics[f"{kind}.mean_prediction"] = float(rows["prediction"].mean())
+        log(f"{kind}: {len(rows):,} store-items scored by {model_name(settings, kind)} version {version}"
+            f" (mean prediction {rows['prediction'].mean():.3f})")  # fmt: skip
+        if kind == "risk":
+            metrics["risk.flagged"] = int(rows["flagged"].sum())
+            for r in rows.sort_values("prediction", ascending=False).head(3).itertuples(index=False):
+                log(f"  store {r.store_id} item {r.item_id}: risk {r.prediction:.2f} ({r.reason})")
+            if publisher is not None:
+                messages = risk_messages(rows, model.threshold)
+                metrics["messages"] = publisher.publish(settings.topic_review_risk, messages, run_id, 0)
+                log(f"published {metrics['messages']:,} messages to {settings.topic_review_risk}"
+                    " (keyed store_id:item_id)")  # fmt: skip
+    return metrics
+
+
+class ItemScoring:
+    """Re-scores the products whose reviews a stream batch changed (``review_scoring``): their
+    features as of tomorrow (UTC), i.e. with every fact up to now, computed by the same code as
+    the daily snapshot, scored by the champions loaded once, into ``product_predictions`` and
+    ``review_risk`` under run id ``stream-<query>``. The daily ``model_monitoring`` run computes
+    the full snapshot of that day later and replaces these rows (same model version and day)."""
+
+    def __init__(self, settings: Settings, spark, champions: dict, query_name: str):
+        from streaming.sinks import TopicPublisher
+
+        self.settings, self.spark, self.champions = settings, spark, champions
+        self.run_id = f"stream-{query_name}"
+        self.publisher = TopicPublisher(settings)
+
+    def __call__(self, items: list[int]) -> None:
+        from jobs.build_features import compute, facts
+
+        as_of = datetime.now(UTC).date() + timedelta(days=1)
+        sales, reviews = facts(self.settings, as_of, items=sorted(items))
+        if sales.empty:
+            return
+        snapshot = compute(self.spark, sales, reviews, as_of)
+        metrics = score_snapshot(self.settings, snapshot, self.champions, self.run_id, self.publisher,
+                                 log=lambda line: None)  # fmt: skip
+        print(f"  re-scored {len(snapshot):,} store-items of {len(items)} product(s) with new reviews"
+              f" ({metrics['messages']:,} review_risk messages)", flush=True)  # fmt: skip
+
+    def close(self) -> None:
+        self.publisher.close()
+
+
 def run(args: argparse.Namespace) -> int:
     import mlflow
 
     from common.tracking import check_tracking, run_url, start_run
     from jobs.build_features import snapshots
-    from models.product_serving import load_champion, model_name, scored
     from streaming.sinks import TopicPublisher
     from streaming.spark import get_spark
     from streaming.topics import broker_reachable
@@ -101,42 +169,23 @@ def run(args: argparse.Namespace) -> int:
     check_tracking(settings)
     if args.publish and not broker_reachable(settings.kafka_bootstrap):
         return fail(f"no Kafka broker answers at {settings.kafka_bootstrap}; start the stack with `make up`", 4)
-    champions = {kind: load_champion(settings, kind) for kind in PM.KINDS}
-    for kind in [k for k, c in champions.items() if c is None or not c[0].current()]:
-        print(f"no {model_name(settings, kind)}@champion for the current feature set: {kind} not scored (train with"
-              " `python -m jobs.train_product_models`; a version below its baseline is never promoted)")  # fmt: skip
-    champions = {k: c for k, c in champions.items() if c is not None and c[0].current()}
+    champions = current_champions(settings)
     if not champions:
         return fail("no product model has a champion: nothing to score with", 2)
     snapshot = snapshots(settings, [args.as_of], lambda: get_spark(settings, "product-features"))
     if snapshot.empty:
         return fail(f"no features for {args.as_of}: no daily_sales in the year before it", 2)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    metrics = {"store_items": len(snapshot)}
-    sent = 0
-    for kind, (model, version, _) in champions.items():
-        rows = prediction_rows(kind, model_name(settings, kind), version, snapshot, scored(model, snapshot),
-                               args.run_id, now)  # fmt: skip
-        write(settings, rows)
-        metrics[f"{kind}.mean_prediction"] = float(rows["prediction"].mean())
-        print(f"{kind}: {len(rows):,} store-items scored by {model_name(settings, kind)} version {version}"
-              f" (mean prediction {rows['prediction'].mean():.3f})", flush=True)  # fmt: skip
-        if kind == "risk":
-            metrics["risk.flagged"] = int(rows["flagged"].sum())
-            for r in rows.sort_values("prediction", ascending=False).head(3).itertuples(index=False):
-                print(f"  store {r.store_id} item {r.item_id}: risk {r.prediction:.2f} ({r.reason})")
-            if args.publish:
-                publisher = TopicPublisher(settings)
-                try:
-                    sent = publisher.publish(settings.topic_review_risk, risk_messages(rows, model.threshold),
-                                             "score_products", 0)  # fmt: skip
-                finally:
-                    publisher.close()
-                print(f"published {sent:,} messages to {settings.topic_review_risk} (keyed store_id:item_id)")
+    publisher = TopicPublisher(settings) if args.publish else None
+    try:
+        metrics = score_snapshot(settings, snapshot, champions, args.run_id, publisher,
+                                 log=lambda line: print(line, flush=True))  # fmt: skip
+    finally:
+        if publisher is not None:
+            publisher.close()
     with start_run(settings, "product_models", f"score-{args.run_id}", tags={"kind": "score"}) as mlflow_run:
         mlflow.log_params({"as_of": str(args.as_of), "run_id": args.run_id,
                            **{f"{k}_version": c[1] for k, c in champions.items()}})  # fmt: skip
-        mlflow.log_metrics(metrics | {"messages": sent})
+        mlflow.log_metrics(metrics)
         print(f"MLflow run: {run_url(settings, mlflow_run)}")
     return 0
 

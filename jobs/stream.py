@@ -114,6 +114,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="event times later than the batch's time by more than this are out_of_range (default 1d)",
     )
     parser.add_argument("--no-mlflow", dest="mlflow", action="store_false", help="do not log the run to MLflow")
+    parser.add_argument("--no-product-scoring", dest="product_scoring", action="store_false",
+                        help="review_scoring: do not re-score the products whose reviews changed (default: re-score"
+                             " them with the risk and sales-volume champions, when there are any)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.trigger:
         seconds = parse_duration(args.trigger)
@@ -192,6 +195,20 @@ def orphaned_ledger(settings, name: str, checkpoint: Path) -> str | None:
     )
 
 
+def product_scoring(settings, spark, args: argparse.Namespace, name: str):
+    """review_scoring's re-scoring of changed products (jobs.score_products.ItemScoring), or None."""
+    if args.query != "review_scoring" or not args.product_scoring:
+        return None
+    from jobs.score_products import ItemScoring, current_champions
+
+    champions = current_champions(settings, log=lambda line: None)
+    if not champions:
+        print("no risk or sales-volume champion yet: products are scored by the daily model_monitoring DAG only")
+        return None
+    print(f"products with new reviews are re-scored after each batch ({', '.join(champions)})", flush=True)
+    return ItemScoring(settings, spark, champions, name)
+
+
 def run(args: argparse.Namespace) -> int:
     from pyspark.errors import StreamingQueryException
 
@@ -263,7 +280,8 @@ def run(args: argparse.Namespace) -> int:
     elif scorer is not None:
         from streaming.reviews import ReviewScoring
 
-        handler = ReviewScoring(settings, contract, scorer, on_batch=progress, query_name=name)
+        handler = ReviewScoring(settings, contract, scorer, on_batch=progress, query_name=name,
+                                after_commit=product_scoring(settings, spark, args, name))  # fmt: skip
     elif args.query == INTERACTIONS_QUERY:
         from streaming.interactions import Interactions
 

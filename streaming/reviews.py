@@ -8,7 +8,9 @@ Per micro-batch (``foreachBatch``, exactly once through the ``stream_batches`` l
   ``retail_pulse_sentiment@champion`` (loaded once per job), entities from the catalogue ruler;
 * ``review_sentiment`` upserted by (doc_type, doc_id) and ``review_entities`` replaced per
   document, in the batch's transaction; the results go to the ``review_sentiment`` topic (keyed
-  by item, so one product's results stay in order) and ``ner_results`` (keyed by document).
+  by item, so one product's results stay in order) and ``ner_results`` (keyed by document);
+* after the commit, ``after_commit`` (if given) gets the batch's item ids: ``review_scoring``
+  re-scores those products with the risk and sales-volume champions (jobs.score_products.ItemScoring).
 
 Of several records with one document id in a batch, the first in the topic counts.
 """
@@ -133,6 +135,7 @@ class ReviewScoring:
     scorer: Scorer
     on_batch: Callable[[BatchResult], None] = lambda result: None
     query_name: str = ""
+    after_commit: Callable[[list[int]], None] | None = None  # items of a committed batch; has close()
 
     def __post_init__(self):
         self.doc_type, self.id_field = DOC_TYPES[self.contract.event_type]
@@ -173,8 +176,18 @@ class ReviewScoring:
             self.sink.quarantine(cur, batch_id, quarantined)
             return BatchCounts(table.num_rows, written, len(quarantined))
 
-        self.on_batch(self.sink.commit(batch_id, started, work, offsets))
+        result = self.sink.commit(batch_id, started, work, offsets)
+        self.on_batch(result)
+        items = sorted({row[2] for row in sentiment if row[2] is not None})
+        if self.after_commit is not None and items and not result.replayed:
+            try:  # a follow-up of a committed batch: its failure must not fail (and so replay) the batch
+                self.after_commit(items)
+            except Exception as exc:  # noqa: BLE001 - logged; the daily model_monitoring run covers these items
+                print(f"  warning: re-scoring {len(items)} product(s) failed ({type(exc).__name__}: {exc});"
+                      " the daily model_monitoring run will score them", flush=True)  # fmt: skip
 
     def close(self) -> None:
         self.sink.close()
         self.publisher.close()
+        if self.after_commit is not None:
+            self.after_commit.close()

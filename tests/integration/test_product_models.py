@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import mlflow
 import numpy as np
@@ -17,7 +17,7 @@ from common.db import query
 from tests.product_facts import ITEMS, STORES, facts, insert
 
 pytestmark = pytest.mark.integration
-D = date(2025, 6, 1)
+D = datetime.now(UTC).date() - timedelta(days=30)
 
 
 def job(*args, ok=(0,)):
@@ -26,7 +26,7 @@ def job(*args, ok=(0,)):
     return out
 
 
-def test_train_score_explain_and_monitor(private_db, topic, monkeypatch):
+def test_train_score_explain_and_monitor(private_db, topic, monkeypatch, spark):
     suffix = uuid.uuid4().hex[:8]
     monkeypatch.setenv("RP_RISK_MODEL", f"rp_test_risk_{suffix}")
     monkeypatch.setenv("RP_VOLUME_MODEL", f"rp_test_volume_{suffix}")
@@ -93,3 +93,14 @@ def test_train_score_explain_and_monitor(private_db, topic, monkeypatch):
         settings, "SELECT model_name, model_version, reason FROM model_decisions WHERE model_version = '2'"
     )
     assert len(versions) == 2 and all("drifted" in reason for _, _, reason in versions)
+
+    # review_scoring's follow-up: a product with new reviews is re-scored as of tomorrow (every fact so far)
+    from jobs.score_products import ItemScoring, current_champions
+
+    scoring = ItemScoring(settings, spark, current_champions(settings), "it")
+    scoring([7])
+    scoring.close()
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    rows = query(settings, "SELECT kind, COUNT(*), MIN(item_id), MAX(item_id) FROM product_predictions"
+                 " WHERE run_id = 'stream-it' AND as_of = %s GROUP BY kind ORDER BY kind", (tomorrow,))  # fmt: skip
+    assert rows == [("risk", STORES, 7, 7), ("volume", STORES, 7, 7)]
