@@ -2,7 +2,7 @@
 
 -- The newest event time a batch saw: the stream's event-time watermark is the maximum over the
 -- query's committed batches minus the allowed lateness (kept in the same transaction as the rows).
-ALTER TABLE stream_batches ADD COLUMN IF NOT EXISTS max_event_time DATETIME(6) NULL;
+ALTER TABLE stream_batches ADD COLUMN max_event_time DATETIME(6) NULL;
 
 -- Units and revenue per day, store and item (sales_aggregation keeps it; additive, exactly once).
 CREATE TABLE IF NOT EXISTS daily_sales (

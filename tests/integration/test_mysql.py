@@ -175,3 +175,23 @@ def test_a_batch_bigger_than_max_allowed_packet_is_quarantined_whole(settings):
     assert result.rows_quarantined == n
     stored = query(settings, "SELECT COUNT(*) FROM quarantined_events WHERE query_name = %s", (name,), role="writer")
     assert stored == [(n,)]
+
+
+def test_latest_forecasts_show_only_the_newest_run_of_the_newest_day(private_db):
+    from common.db import connect, transaction
+
+    conn = connect(private_db)
+    with transaction(conn) as cur:
+        runs = [
+            ("old", "2026-01-01", "2026-01-01 03:00"),
+            ("first", "2026-01-02", "2026-01-02 03:00"),
+            ("rerun", "2026-01-02", "2026-01-02 09:00"),
+        ]  # two runs of one day: the later one shows
+        for key, as_of, finished in runs:
+            cur.execute("INSERT INTO forecast_runs (run_key, as_of, horizon, series, fallback_series, params_json,"
+                        " finished_at) VALUES (%s, %s, 30, 1, 0, '{}', %s)", (key, as_of, finished))  # fmt: skip
+            cur.execute("INSERT INTO sales_forecasts (run_key, forecast_date, store_id, item_id, yhat, yhat_lower_80,"
+                        " yhat_upper_80, yhat_lower_95, yhat_upper_95, method) VALUES (%s, '2026-01-03', 1, 1, 1, 0, 2,"
+                        " 0, 3, 'prophet')", (key,))  # fmt: skip
+    conn.close()
+    assert query(private_db, "SELECT run_key FROM v_latest_forecasts", role="reader") == [("rerun",)]

@@ -61,3 +61,22 @@ def test_bad_migration_sets_are_rejected(tmp_path, files, message):
 
 def test_checksum_changes_with_content():
     assert Migration(1, "0001_a.sql", "A;").checksum != Migration(1, "0001_a.sql", "B;").checksum
+
+
+def test_migrations_use_only_sql_that_mysql_84_and_mariadb_accept():
+    from jobs.migrate import MARIADB_ONLY, load_migrations
+
+    for migration in load_migrations():
+        for statement in migration.statements():
+            assert not MARIADB_ONLY.search(statement), f"{migration.name}: MariaDB-only syntax in {statement[:80]!r}"
+    for bad in ("ALTER TABLE t ADD COLUMN IF NOT EXISTS c INT", "CREATE OR REPLACE TABLE t (a INT)",
+                "ALTER TABLE t DROP INDEX IF EXISTS ix", "ALTER TABLE t ADD IF NOT EXISTS c INT"):  # fmt: skip
+        assert MARIADB_ONLY.search(bad), bad
+    assert not MARIADB_ONLY.search("CREATE OR REPLACE VIEW v AS SELECT 1")  # both accept this
+
+
+def test_a_rewritten_migration_keeps_databases_that_applied_the_original():
+    from jobs.migrate import REWRITTEN, load_migrations
+
+    sales = load_migrations()[2]
+    assert sales.name == "0003_sales.sql" and sales.checksum not in REWRITTEN[3]
