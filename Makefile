@@ -3,7 +3,7 @@ PY      := .venvs/pipeline/bin/python
 AF_PY   := .venvs/airflow/bin/python
 CORE    := mariadb,kafka,mlflow
 
-.PHONY: setup up down status demo test test-pipeline test-airflow lint bench contracts
+.PHONY: setup up down status demo report test test-pipeline test-airflow lint bench contracts
 
 setup:            ## create both virtualenvs from the lock files, install Debian packages if missing
 	@bash scripts/setup.sh
@@ -43,6 +43,9 @@ demo: up          ## the operator's path: producers -> Kafka, then the DAGs trig
 	@echo "== model_monitoring for $(DEMO_DAY): drift check against the champions -> retrain only if needed -> score"
 	$(PY) -m jobs.trigger model_monitoring --logical-date $(DEMO_DAY)
 	$(PY) -m jobs.report
+
+report: up        ## the HTML report of what is in MySQL: .stack/report/index.html
+	$(PY) -m jobs.html_report
 
 test: setup       ## the whole suite on real services (unit, integration, DAG integrity, e2e)
 	@$(PY) -m jobs.stack up --services $(CORE)

@@ -18,6 +18,8 @@ daily. A run covering day D works on the feature snapshot of D + 1 (every fact u
 4. **score**: `jobs.score_products`: every store-item scored by the champions with its three
    largest SHAP contributions and a plain-language reason, in `product_predictions` (idempotent
    per model version and day) and, for risk, on the `review_risk` topic.
+5. **report**: `jobs.html_report`: the static HTML report (forecasts, sentiment, risk with reasons,
+   recommendation quality, drift, pipeline health) regenerated from MySQL.
 
 A first run (no champion yet) trains the first models in step 3. Connections: `mysql_default`,
 `kafka_default`, `mlflow_default`.
@@ -49,4 +51,5 @@ with DAG(
         "retrain_challenger", f"train_product_models --if-needed {SNAPSHOT}", execution_timeout=timedelta(hours=1)
     )
     score = pipeline_task("score", f"score_products {SNAPSHOT} --run-id {{{{ run_id }}}}", trigger_rule="none_failed")
-    features >> drift >> retrain >> score
+    report = pipeline_task("report", "html_report")
+    features >> drift >> retrain >> score >> report

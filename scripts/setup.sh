@@ -8,6 +8,7 @@ PYTHON=${PYTHON:-python3.11}
 need_apt=()
 command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server mariadb-client)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v chromium-headless-shell >/dev/null 2>&1 || need_apt+=(chromium-headless-shell)  # the report's render test
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "error: missing Debian packages ${need_apt[*]}; run as root or: sudo apt-get install ${need_apt[*]}" >&2
