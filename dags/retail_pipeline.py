@@ -10,8 +10,9 @@ day before it was triggered.
    multi-store generator's transactions for the `demo_history_days` days ending on the run's day.
 2. **aggregate_sales**: `sales_aggregation` stream, `availableNow`: transactions topic -> validate ->
    `daily_sales` (late rows counted and quarantined) and the `retail_aggregated` topic.
-3. **forecast**: Prophet per store-item as of the run's day, 30 days with 80%/95% intervals,
-   backtested against a seasonal-naive baseline. Fails with one line when the newest sales are more
+3. **forecast**: per store-item as of the run's day, 30 days with 80%/95% intervals, by the average
+   of the three candidate methods (`methods` param) that forecast the days just before it best,
+   backtested against every candidate and a seasonal-naive baseline. Fails with one line when the newest sales are more
    than `max_staleness_days` older than the run's day (input stopped arriving), unless `allow_stale`
    is set: then it forecasts and records the warning. Run key `<day>-daily` in `sales_forecasts`,
    `forecast_accuracy`, `forecast_runs`, and one MLflow run (experiment `retail_pulse/forecasting`).
@@ -48,7 +49,12 @@ with DAG(
         "demo_stores": Param(10, type="integer", minimum=1, description="demo generator: stores"),
         "demo_items": Param(50, type="integer", minimum=1, description="demo generator: items"),
         "horizon": Param(30, type="integer", minimum=1, maximum=365, description="days to forecast"),
-        "holidays": Param("US", type="string", description="country code of holidays for Prophet ('' for none)"),
+        "methods": Param(
+            "fast", type="string", description="candidate methods, comma-separated ('fast', or add 'prophet')"
+        ),
+        "holidays": Param(
+            "US", type="string", description="country code of holidays, used by Prophet when a candidate ('' for none)"
+        ),
         "max_staleness_days": Param(
             7, type="integer", minimum=0, description="fail when the newest sales are older than this vs the run's day"
         ),
@@ -71,6 +77,7 @@ with DAG(
     forecast = pipeline_task(
         "forecast",
         f"forecast --as-of {{{{ {DAY} }}}} --horizon {{{{ params.horizon }}}} --name daily"
+        " --methods {{ params.methods }}"
         " --max-staleness-days {{ params.max_staleness_days }}{% if params.allow_stale %} --allow-stale{% endif %}"
         "{% if params.holidays %} --holidays {{ params.holidays }}{% endif %}",
         execution_timeout=timedelta(hours=2),

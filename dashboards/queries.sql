@@ -8,9 +8,9 @@ FROM v_daily_sales WHERE store_id = 1 GROUP BY sale_date ORDER BY sale_date;
 SELECT forecast_date, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, method, fallback_reason
 FROM v_latest_forecasts WHERE store_id = 1 AND item_id = 1 ORDER BY forecast_date;
 
--- Accuracy page: backtest SMAPE of Prophet vs the seasonal-naive baseline per run.
-SELECT run_key, as_of, series, fallback_series, smape_prophet, smape_seasonal_naive,
-       smape_prophet / smape_seasonal_naive AS smape_ratio, coverage_95_prophet
+-- Accuracy page: backtest SMAPE of the chosen methods vs the seasonal-naive baseline per run.
+SELECT run_key, as_of, series, fallback_series, smape_chosen, smape_seasonal_naive,
+       smape_chosen / smape_seasonal_naive AS smape_ratio, mase_chosen, coverage_80_chosen, coverage_95_chosen
 FROM forecast_runs ORDER BY as_of;
 
 -- Accuracy page: realised error and 95% coverage by days ahead, once actual sales arrived.

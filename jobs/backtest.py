@@ -24,8 +24,8 @@ import pandas as pd
 
 from common.settings import load_settings
 from jobs.forecast import add_forecast_arguments, config_from, summary_lines
-from models.forecasting import PERIOD, SERIES_KEYS, backtest_report, period_start, run_forecasts
-from streaming.sources import DatasetError, daily_series, read_sales_file
+from models.forecasting import MISSING, PERIOD, SERIES_KEYS, backtest_report, period_start, run_forecasts
+from streaming.sources import DatasetError, daily_series, missing_default, read_sales_file
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,7 +34,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--data", required=True, type=Path, help="CSV (.csv, .csv.gz or .zip) in a documented format")
     parser.add_argument("--freq", choices=("D", "W"), default="D", help="daily or weekly periods (default D)")
-    add_forecast_arguments(parser, "periods held out per fold (default 30)")
+    add_forecast_arguments(parser, "periods held out per fold (default 30)", compare="prophet")
+    parser.add_argument(
+        "--missing",
+        choices=MISSING,
+        help="a period with no row: zero (no sale) or gap (unknown: interpolated for fitting, never scored); "
+        "default: gap for period panels (date,store,item,sales), zero for transaction lines",
+    )
     parser.add_argument("--out", type=Path, default=Path("metrics.json"), help="where to write metrics.json")
     parser.add_argument(
         "--min-active",
@@ -44,10 +50,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-series", type=int, help="keep the N series with the most units")
     args = parser.parse_args(argv)
-    try:
-        args.config = config_from(args, args.freq)
-    except ValueError as exc:
-        parser.error(str(exc))
     if not 0 <= args.min_active <= 1:
         parser.error("--min-active must be between 0 and 1")
     return args
@@ -71,10 +73,16 @@ def select_series(history, freq: str, min_active: float, max_series: int | None)
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        history = daily_series(read_sales_file(args.data))
+        sales = read_sales_file(args.data)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        args.config = config_from(args, args.freq, args.missing or missing_default(sales))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    history = daily_series(sales)
     history, end = select_series(history, args.freq, args.min_active, args.max_series)
     series = len(history[SERIES_KEYS].drop_duplicates())
     if not series:
@@ -83,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = "sequential" if args.sequential else "spark"
     print(
         f"backtest: {series} series from {args.data}, freq {args.freq}, horizon {args.horizon}, "
-        f"{args.folds} fold(s), engine {engine}",
+        f"{args.folds} fold(s), missing periods as {args.config.missing}, engine {engine}",
         flush=True,
     )
     spark = None

@@ -38,14 +38,14 @@ def collect(settings) -> dict:
     )[0]
     runs = query(
         settings,
-        "SELECT r.run_key, r.as_of, r.series, r.fallback_series, r.smape_prophet, r.smape_seasonal_naive,"
-        " r.coverage_95_prophet, r.mlflow_run_id, (SELECT COUNT(*) FROM sales_forecasts f WHERE f.run_key = r.run_key)"
+        "SELECT r.run_key, r.as_of, r.series, r.fallback_series, r.smape_chosen, r.smape_seasonal_naive,"
+        " r.coverage_95_chosen, r.mlflow_run_id, (SELECT COUNT(*) FROM sales_forecasts f WHERE f.run_key = r.run_key)"
         " FROM forecast_runs r ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1",
     )
     forecast = None
     if runs:
-        keys = ("run_key", "as_of", "series", "fallback_series", "smape_prophet", "smape_seasonal_naive")
-        forecast = dict(zip(keys + ("coverage_95_prophet", "mlflow_run_id", "forecast_rows"), runs[0], strict=True))
+        keys = ("run_key", "as_of", "series", "fallback_series", "smape_chosen", "smape_seasonal_naive")
+        forecast = dict(zip(keys + ("coverage_95_chosen", "mlflow_run_id", "forecast_rows"), runs[0], strict=True))
         forecast["as_of"] = str(forecast["as_of"])
     return {
         "database": settings.mysql_database,
@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     if f:
         print(
             f"  newest forecast run {f['run_key']}: {f['series']} series ({f['fallback_series']} fallback),"
-            f" {f['forecast_rows']:,} rows; backtest SMAPE prophet {f['smape_prophet']:.2f}"
-            f" vs seasonal-naive {f['smape_seasonal_naive']:.2f}, 95% coverage {f['coverage_95_prophet']:.1%}"
+            f" {f['forecast_rows']:,} rows; backtest SMAPE of the chosen methods {f['smape_chosen']:.2f}"
+            f" vs seasonal-naive {f['smape_seasonal_naive']:.2f}, 95% coverage {f['coverage_95_chosen']:.1%}"
         )
         if f["mlflow_run_id"]:
             print(f"  MLflow run: {settings.mlflow_tracking_uri.rstrip('/')}/#/runs/{f['mlflow_run_id']}")

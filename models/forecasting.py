@@ -1,60 +1,75 @@
-"""Demand forecasting per series: Prophet with a seasonal-naive fallback and baseline (no I/O).
+"""Demand forecasting per series: a method chosen per series, conformal intervals (no I/O).
 
-A *series* is one (store, item) history of regular periods (``D`` daily or ``W`` weekly) with no
-gaps: a period without sales is a 0, filled in by :func:`complete_series` before anything else.
-Every forecast carries 80% and 95% intervals. Prophet's come from its predictive samples
-(``uncertainty_samples`` of them, one draw for both levels); the seasonal-naive ones from the
-in-sample seasonal errors, widened with the square root of the number of seasons ahead.
+A *series* is one (store, item) history of regular periods (``D`` daily or ``W`` weekly). A period
+with no row is a 0 (``missing="zero"``: the input lists sales lines, so no line means no sale) or a
+**gap** (``missing="gap"``: the input is a panel with one row per period, so an absent row is
+unknown): gaps are interpolated for fitting and never scored.
 
-Series Prophet should not be trusted with (too short, all zero, constant) or on which it fails
-get the seasonal-naive forecast and the reason, never an exception: see :func:`forecast_series`.
+Per series, every candidate of :mod:`models.forecast_methods` forecasts ``selection_folds``
+rolling-origin windows of ``horizon`` periods just before the forecast origin (inside the training
+window: for a backtest, before its holdout), and the one with the lowest mean absolute error on the
+observed periods is chosen (ties go to the earlier, simpler method). Intervals are conformal: the
+80%/95% quantiles of the candidates' window errors, each divided by its series' mean absolute error
+there and pooled over all series of the run, then scaled back per series (:func:`calibrate`), so
+every method, the chosen one included, gets intervals of the same kind and the holdout never sets
+them. A series too short for one selection window gets the seasonal naive and the reason.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from models.forecast_methods import ALL_METHODS, FAST_METHODS, PERIOD, SEASON, WINDOW, point_forecasts
 from models.metrics import seasonal_scale
 
-SEASON = {"D": 7, "W": 52}
-PERIOD = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(weeks=1)}
-Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 INTERVAL_COLUMNS = ("yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95")
-# Prophet's yearly terms need two full years of history to be identified
-YEARLY_MIN_PERIODS = {"D": 731, "W": 105}
+LEVELS = (80, 95)
+MISSING = ("zero", "gap")
+CHOSEN = "chosen"  # the method name of the per-series choice in backtests and reports
+BASELINE = "seasonal_naive"
 
 
 @dataclass(frozen=True)
 class ForecastConfig:
     horizon: int = 30
     freq: str = "D"
-    uncertainty_samples: int = 500
+    methods: tuple[str, ...] = FAST_METHODS  # candidates, chosen from per series
+    compare: tuple[str, ...] = ()  # backtested and reported next to the choice, never chosen
+    selection_folds: int = 2  # rolling-origin windows before the origin that choose the method
+    ensemble: int = 3  # the choice averages the forecasts of this many best candidates (1: the best)
+    missing: str = "zero"
     holidays: str | None = None  # country code for Prophet's built-in holidays, e.g. "US"
-    min_history: int | None = None  # periods; default four seasons (28 days / ... weeks, capped at 2 years)
-    folds: int = 1  # backtest origins
-    seed: int = 7
+    folds: int = 1  # backtest (holdout) origins
 
     def __post_init__(self):
         if self.freq not in SEASON:
             raise ValueError(f"freq must be one of {sorted(SEASON)}, got {self.freq!r}")
         if self.horizon < 1:
             raise ValueError("horizon must be at least 1 period")
-        if self.uncertainty_samples < 50:
-            raise ValueError("uncertainty_samples must be at least 50 for stable 95% intervals")
-        if self.folds < 1:
-            raise ValueError("folds must be at least 1")
+        if min(self.folds, self.selection_folds, self.ensemble) < 1:
+            raise ValueError("folds, selection folds and the ensemble size must be at least 1")
+        if self.missing not in MISSING:
+            raise ValueError(f"missing must be one of {MISSING}, got {self.missing!r}")
+        unknown = sorted((set(self.methods) | set(self.compare)) - set(ALL_METHODS))
+        if unknown or not self.methods:
+            raise ValueError(f"unknown method(s) {unknown}: choose from {', '.join(ALL_METHODS)}")
 
     @property
     def season(self) -> int:
         return SEASON[self.freq]
 
     @property
-    def minimum(self) -> int:
-        return self.min_history or min(4 * self.season, 104)
+    def reported(self) -> tuple[str, ...]:
+        """Every method backtested: the candidates, the compared ones and the baseline."""
+        return tuple(dict.fromkeys([*self.methods, *self.compare, BASELINE]))
+
+    @property
+    def min_origin(self) -> int:
+        """The fewest periods a method is fitted on (half a window: 14 days, 6 weeks)."""
+        return WINDOW[self.freq] // 2
 
 
 def period_start(dates, freq: str = "D") -> pd.DatetimeIndex:
@@ -63,169 +78,219 @@ def period_start(dates, freq: str = "D") -> pd.DatetimeIndex:
     return index.to_period("W-SUN").start_time if freq == "W" else index
 
 
-def complete_series(dates, values, freq: str = "D", end=None) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """Sum values per period and fill missing periods with 0, from the first period to ``end``."""
+def complete_series(dates, values, freq: str = "D", end=None, missing: str = "zero"):
+    """Sum values per period over the periods from the first to ``end`` (default: the last); a
+    period with no row is 0 (``missing="zero"``) or NaN, a gap (``"gap"``)."""
     frame = pd.DataFrame({"ds": period_start(dates, freq), "y": np.asarray(values, dtype=float)})
     totals = frame.groupby("ds")["y"].sum()
     last = totals.index.max() if end is None else period_start([end], freq)[0]
     index = pd.date_range(totals.index.min(), last, freq=PERIOD[freq])
-    return index, totals.reindex(index, fill_value=0.0).to_numpy()
+    return index, totals.reindex(index, fill_value=0.0 if missing == "zero" else np.nan).to_numpy()
 
 
-def fallback_reason(y: np.ndarray, config: ForecastConfig) -> str | None:
-    """Why Prophet is not used for this history, or None."""
-    if len(y) < config.minimum:
-        return f"too_short ({len(y)} < {config.minimum} periods)"
-    if not np.any(y):
-        return "all_zero"
-    if np.all(y == y[0]):
-        return "constant"
-    return None
-
-
-def seasonal_naive(y: np.ndarray, horizon: int, season: int) -> dict[str, np.ndarray]:
-    """Repeat the last season; intervals from the in-sample seasonal errors (sqrt of seasons ahead)."""
+def fill_gaps(y: np.ndarray) -> np.ndarray:
+    """Gaps (NaN) -> linear interpolation between the observed neighbours; after the last observed
+    period, its value. The series starts observed (see :func:`complete_series`)."""
     y = np.asarray(y, dtype=float)
-    m = season if len(y) > season else 1
-    steps = np.arange(horizon)
-    yhat = y[len(y) - m + steps % m] if len(y) >= m else np.full(horizon, y[-1])
-    residuals = y[m:] - y[:-m]
-    sigma = float(np.sqrt(np.mean(residuals**2))) if len(residuals) else 0.0
-    spread = sigma * np.sqrt(steps // m + 1)
-    out = {"yhat": yhat}
-    for level, z in Z.items():
-        out[f"yhat_lower_{level}"] = np.maximum(yhat - z * spread, 0.0)
-        out[f"yhat_upper_{level}"] = yhat + z * spread
-    return out
+    observed = ~np.isnan(y)
+    if observed.all():
+        return y
+    positions = np.arange(len(y))
+    return np.interp(positions, positions[observed], y[observed])
 
 
-def prophet_forecast(ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig) -> dict[str, np.ndarray]:
-    """Fit Prophet on the history and forecast ``horizon`` periods; demand is clipped at 0."""
-    from cmdstanpy.utils import get_logger
-    from prophet import Prophet
+@dataclass(frozen=True)
+class Choice:
+    members: tuple[str, ...]  # the candidates whose forecasts are averaged, best first
+    reason: str | None = None  # why it is a fallback, when it is
 
-    get_logger().setLevel(logging.WARNING)  # it sets itself to DEBUG when first asked for
-    logging.getLogger("prophet").setLevel(logging.WARNING)
-
-    model = Prophet(
-        yearly_seasonality=len(y) >= YEARLY_MIN_PERIODS[config.freq],
-        weekly_seasonality=config.freq == "D",
-        daily_seasonality=False,
-        uncertainty_samples=0,
-    )
-    if config.holidays:
-        model.add_country_holidays(country_name=config.holidays)
-    model.fit(pd.DataFrame({"ds": ds, "y": y}))
-    future = pd.DataFrame({"ds": ds[-1] + PERIOD[config.freq] * np.arange(1, config.horizon + 1)})
-    yhat = model.predict(future)["yhat"].to_numpy()
-    model.uncertainty_samples = config.uncertainty_samples
-    np.random.seed(config.seed)  # Prophet samples with numpy's global generator
-    samples = model.predictive_samples(future)["yhat"]
-    out = {"yhat": np.maximum(yhat, 0.0)}
-    for level in Z:
-        tail = (100 - level) / 200
-        lower, upper = np.quantile(samples, [tail, 1 - tail], axis=1)
-        out[f"yhat_lower_{level}"] = np.maximum(lower, 0.0)
-        out[f"yhat_upper_{level}"] = np.maximum(upper, 0.0)
-    return out
+    @property
+    def name(self) -> str:
+        return "+".join(self.members)
 
 
-def forecast_series(ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig) -> tuple[dict, str, str | None]:
-    """Forecast one series: (columns, method used, fallback reason or None). Never raises on data."""
-    reason = fallback_reason(y, config)
-    if reason is None:
-        try:
-            return prophet_forecast(ds, y, config), "prophet", None
-        except Exception as exc:  # a Stan failure on odd data must not stop the other series
-            reason = f"prophet_failed ({type(exc).__name__}: {str(exc)[:80]})"
-    return seasonal_naive(y, config.horizon, config.season), "seasonal_naive", reason
+class SeriesForecaster:
+    """One series' forecasts at any origin, each computed once (the windows overlap)."""
+
+    def __init__(self, ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig):
+        self.ds, self.y, self.config = ds, y, config
+        self.filled = fill_gaps(y)
+        self._cache: dict[int, dict[str, np.ndarray]] = {}
+
+    def at(self, origin: int, methods) -> dict[str, np.ndarray]:
+        """Forecasts of ``horizon`` periods from the first ``origin`` periods (nothing after them)."""
+        cached = self._cache.setdefault(origin, {})
+        missing = [m for m in methods if m not in cached]
+        if missing:
+            c = self.config
+            cached.update(
+                point_forecasts(missing, self.filled[:origin], c.horizon, c.freq, self.ds[:origin], c.holidays)
+            )
+        return {m: cached[m] for m in methods}
+
+    def windows(self, end: int) -> list[int]:
+        """Origins of the selection windows before ``end``: each window is observed up to ``end``."""
+        h, c = self.config.horizon, self.config
+        origins = [end - k * h for k in range(1, c.selection_folds + 1)]
+        return sorted(o for o in origins if o >= c.min_origin)
+
+    def errors(self, end: int, methods) -> tuple[dict[str, np.ndarray], list[int]]:
+        """Per method, the errors (actual - forecast) on the observed periods of the selection
+        windows before ``end``; and those windows' origins."""
+        h = self.config.horizon
+        origins = self.windows(end)
+        out = {m: [] for m in methods}
+        for origin in origins:
+            actual = self.y[origin : origin + h]
+            seen = ~np.isnan(actual)
+            for method, yhat in self.at(origin, methods).items():
+                out[method].append((actual - yhat[: len(actual)])[seen])
+        return {m: np.concatenate(e) if e else np.array([]) for m, e in out.items()}, origins
+
+    def choose(self, end: int, methods) -> tuple[Choice, dict[str, np.ndarray]]:
+        """The choice for an origin at ``end`` -- the ``ensemble`` candidates with the lowest mean
+        absolute error in the windows before ``end`` -- and the errors there of each of ``methods``
+        and of the choice (under ``CHOSEN``: the mean of its members' errors, as its forecast is the
+        mean of theirs)."""
+        c = self.config
+        found, _ = self.errors(end, dict.fromkeys([*methods, *c.methods]))
+        scores = {m: float(np.mean(np.abs(found[m]))) for m in c.methods if len(found[m])}
+        if not scores:
+            fallback = BASELINE if BASELINE in c.methods else c.methods[0]
+            return Choice((fallback,), f"too_short ({end} periods: no selection window)"), {}
+        members = tuple(sorted(scores, key=lambda m: (scores[m], c.methods.index(m)))[: c.ensemble])
+        errors = {m: found[m] for m in methods}
+        errors[CHOSEN] = np.mean([found[m] for m in members], axis=0)
+        return Choice(members), errors
+
+    def forecast(self, origin: int, choice: Choice) -> np.ndarray:
+        return np.mean(list(self.at(origin, choice.members).values()), axis=0)
 
 
-def backtest_windows(n: int, horizon: int, folds: int = 1, step: int | None = None) -> list[tuple[int, int]]:
-    """Rolling-origin holdout over the last periods: ``folds`` (train_end, test_end) index pairs.
-
-    The last fold tests the final ``horizon`` periods; each earlier fold moves the origin back by
-    ``step`` (default: the horizon). Raises ValueError if the series cannot hold them.
-    """
-    step = step or horizon
-    windows = [(n - horizon - k * step, n - k * step) for k in reversed(range(folds))]
-    if windows[0][0] < 1:
-        raise ValueError(f"{n} periods cannot hold {folds} fold(s) of horizon {horizon} (step {step})")
-    return windows
+def _frame(kind: str, method: str, used: str, ds, columns: dict, **constants) -> pd.DataFrame:
+    frame = pd.DataFrame({"ds": ds, **columns})
+    frame["kind"], frame["method"], frame["method_used"] = kind, method, used
+    for name, value in constants.items():
+        frame[name] = value
+    return frame
 
 
-def backtest_series(ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig) -> pd.DataFrame:
-    """Backtest points of the production forecaster (``prophet``, with its fallback) and of the
-    ``seasonal_naive`` baseline on the same rolling-origin windows. Empty if the series is too short."""
-    try:
-        windows = backtest_windows(len(y), config.horizon, config.folds)
-    except ValueError:
-        return pd.DataFrame()
+def _spread(errors: np.ndarray) -> float:
+    """A series' error level in the selection windows: what its interval width scales with."""
+    return float(np.mean(np.abs(errors))) if len(errors) else np.nan
+
+
+def _residual_rows(errors: dict, cutoff) -> list[pd.DataFrame]:
+    """The selection windows' errors per method and of the choice, with the series' spread: the
+    inputs of the pooled conformal quantiles."""
+    return [
+        _frame("residual", method, method, cutoff, {"y": e}, cutoff=cutoff, spread=_spread(e))
+        for method, e in errors.items()
+        if len(e)
+    ]
+
+
+def series_output(ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig) -> pd.DataFrame:
+    """All output rows of one series: the forecast from its end by its choice, each backtest
+    origin's points of every reported method and of the choice made before that origin, and the
+    selection windows' errors (``kind="residual"``) that :func:`calibrate` turns into intervals."""
+    h, n = config.horizon, len(y)
+    series = SeriesForecaster(ds, y, config)
     frames = []
-    for train_end, test_end in windows:
-        history = y[:train_end]
-        scale = seasonal_scale(history, config.season)
-        test = slice(train_end, test_end)
-        candidates = {
-            "prophet": forecast_series(ds[:train_end], history, config),
-            "seasonal_naive": (seasonal_naive(history, config.horizon, config.season), "seasonal_naive", None),
-        }
-        for method, (columns, used, reason) in candidates.items():
-            frame = pd.DataFrame({k: v[: test_end - train_end] for k, v in columns.items()})
-            frame.insert(0, "y", y[test])
-            frame.insert(0, "ds", ds[test])
-            frame.insert(0, "cutoff", ds[train_end - 1])
-            frame.insert(0, "method", method)
-            frame["method_used"], frame["fallback_reason"], frame["scale"] = used, reason, scale
-            frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    for origin in [n - h - k * h for k in reversed(range(config.folds))]:
+        actual = y[origin : origin + h] if origin >= config.min_origin else np.array([])
+        seen = ~np.isnan(actual)
+        if not seen.any():
+            continue
+        choice, errors = series.choose(origin, config.reported)
+        cutoff, scale = ds[origin - 1], seasonal_scale(y[:origin], config.season)
+        forecasts = {**series.at(origin, config.reported), CHOSEN: series.forecast(origin, choice)}
+        for method, yhat in forecasts.items():
+            used = choice.name if method == CHOSEN else method
+            columns = {"y": actual[seen], "yhat": yhat[: len(actual)][seen]}
+            extra = {"scale": scale, "spread": _spread(errors.get(method, [])), "fallback_reason": choice.reason}
+            points = ds[origin : origin + h][seen]
+            frames.append(_frame("backtest", method, used, points, columns, cutoff=cutoff, **extra))
+        frames += _residual_rows(errors, cutoff)
+    choice, errors = series.choose(n, ())
+    future = ds[-1] + PERIOD[config.freq] * np.arange(1, h + 1)
+    extra = {"spread": _spread(errors.get(CHOSEN, [])), "fallback_reason": choice.reason}
+    columns = {"yhat": series.forecast(n, choice)}
+    frames.insert(0, _frame("forecast", choice.name, choice.name, future, columns, cutoff=ds[-1], **extra))
+    frames += _residual_rows(errors, ds[-1])
+    out = pd.concat(frames, ignore_index=True)
+    out["gaps"] = int(np.isnan(y).sum())
+    return out
 
 
 SERIES_KEYS = ["store_id", "item_id"]
-# One output schema for both kinds of rows: the forecast ("forecast") and the backtest points ("backtest").
+# One output schema for every kind of row: the forecast ("forecast"), the backtest points
+# ("backtest") and the selection windows' errors ("residual", y = actual - forecast).
 OUTPUT_SCHEMA = (
     "kind string, store_id long, item_id long, method string, method_used string, fallback_reason string,"
     " cutoff date, ds date, y double, yhat double, yhat_lower_80 double, yhat_upper_80 double,"
-    " yhat_lower_95 double, yhat_upper_95 double, scale double"
+    " yhat_lower_95 double, yhat_upper_95 double, scale double, spread double, gaps long"
 )
 OUTPUT_COLUMNS = [part.strip().split(" ")[0] for part in OUTPUT_SCHEMA.split(",")]
 
 
 def forecast_group(history: pd.DataFrame, config: ForecastConfig, end=None) -> pd.DataFrame:
-    """All output rows of one series (columns store_id, item_id, ds, y): its forecast from ``end``
-    (default: its last period) and its backtest points. The body of the grouped Spark map."""
-    ds, y = complete_series(history["ds"], history["y"], config.freq, end)
-    columns, method, reason = forecast_series(ds, y, config)
-    future = ds[-1] + PERIOD[config.freq] * np.arange(1, config.horizon + 1)
-    forecast = pd.DataFrame({"kind": "forecast", "method": method, "method_used": method, "ds": future, **columns})
-    forecast["fallback_reason"], forecast["cutoff"], forecast["y"], forecast["scale"] = reason, ds[-1], np.nan, np.nan
-    backtest = backtest_series(ds, y, config).assign(kind="backtest")
-    out = pd.concat([forecast, backtest], ignore_index=True) if len(backtest) else forecast
+    """All output rows of one series (columns store_id, item_id, ds, y), forecast from ``end``
+    (default: its last period), intervals not yet set. The body of the grouped Spark map."""
+    ds, y = complete_series(history["ds"], history["y"], config.freq, end, config.missing)
+    out = series_output(ds, y, config).reindex(columns=OUTPUT_COLUMNS)
     for key in SERIES_KEYS:
         out[key] = int(history[key].iloc[0])
     for column in ("ds", "cutoff"):
         out[column] = pd.to_datetime(out[column]).dt.date
-    return out[OUTPUT_COLUMNS]
+    return out
+
+
+def calibrate(output: pd.DataFrame) -> pd.DataFrame:
+    """Set the 80%/95% intervals of the forecast and backtest rows from the residual rows, and drop
+    those: per (method, cutoff), the quantiles of error / spread pooled over every series, times
+    each row's own spread (a forecast row takes the pool of the choice)."""
+    residuals = output[(output["kind"] == "residual") & (output["spread"] > 0)]
+    ratio = (residuals["y"] / residuals["spread"]).groupby([residuals["method"], residuals["cutoff"]])
+    bounds = pd.DataFrame(
+        {
+            f"q_{side}_{level}": ratio.quantile(q)
+            for level in LEVELS
+            for side, q in (("lower", (100 - level) / 200), ("upper", 1 - (100 - level) / 200))
+        }
+    )
+    rows = output[output["kind"] != "residual"].reset_index(drop=True)
+    rows["pool"] = np.where(rows["kind"] == "forecast", CHOSEN, rows["method"])
+    bounds.index = bounds.index.set_names(["pool", "cutoff"])
+    matched = rows[["pool", "cutoff"]].merge(bounds.reset_index(), on=["pool", "cutoff"], how="left").fillna(0.0)
+    spread = rows["spread"].fillna(0.0).to_numpy()
+    for level in LEVELS:
+        lower = rows["yhat"] + matched[f"q_lower_{level}"].to_numpy() * spread
+        upper = rows["yhat"] + matched[f"q_upper_{level}"].to_numpy() * spread
+        rows[f"yhat_lower_{level}"] = np.maximum(lower, 0.0)
+        rows[f"yhat_upper_{level}"] = np.maximum(upper, rows["yhat"])
+    return rows.drop(columns="pool")
 
 
 def run_forecasts(history: pd.DataFrame, config: ForecastConfig, spark=None, end=None) -> pd.DataFrame:
-    """Forecast and backtest every series of ``history`` (store_id, item_id, ds, y).
+    """Forecast and backtest every series of ``history`` (store_id, item_id, ds, y), with intervals.
 
     With a SparkSession the series are fitted in parallel (grouped ``applyInPandas``, one task per
     partition); without one, sequentially in this process. Same function, same output either way.
     """
     if spark is None:
         groups = [forecast_group(group, config, end) for _, group in history.groupby(SERIES_KEYS, sort=True)]
-        return pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=OUTPUT_COLUMNS)
-    frame = spark.createDataFrame(history[SERIES_KEYS + ["ds", "y"]])
-    # one partition per core-ish slot keeps Prophet's per-series work spread evenly
-    partitions = max(int(spark.sparkContext.defaultParallelism) * 4, 1)
-    result = (
-        frame.repartition(partitions, *SERIES_KEYS)
-        .groupBy(*SERIES_KEYS)
-        .applyInPandas(lambda pdf: forecast_group(pdf, config, end), OUTPUT_SCHEMA)
-    )
-    return result.toPandas()
+        output = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=OUTPUT_COLUMNS)
+    else:
+        frame = spark.createDataFrame(history[SERIES_KEYS + ["ds", "y"]])
+        partitions = max(int(spark.sparkContext.defaultParallelism) * 4, 1)
+        output = (
+            frame.repartition(partitions, *SERIES_KEYS)
+            .groupBy(*SERIES_KEYS)
+            .applyInPandas(lambda pdf: forecast_group(pdf, config, end), OUTPUT_SCHEMA)
+            .toPandas()
+        )
+    return calibrate(output)
 
 
 def _clean(value):
@@ -234,11 +299,20 @@ def _clean(value):
     return round(value, 6) if np.isfinite(value) else None
 
 
+def choice_counts(names: pd.Series) -> dict[str, dict[str, int]]:
+    """How often each method was in a series' choice (``member``) and ranked first in it (``best``)."""
+    members = names.str.split("+")
+    count = lambda values: {str(k): int(v) for k, v in values.value_counts().items()}  # noqa: E731
+    return {"member": count(members.explode()), "best": count(members.str[0])}
+
+
 def backtest_report(output: pd.DataFrame, config: ForecastConfig) -> tuple[dict, pd.DataFrame]:
     """Output rows of :func:`run_forecasts` -> (the metrics.json document, per-series metrics table).
 
-    The document holds ``overall`` keyed by method (``prophet``, ``seasonal_naive``), each keyed by
-    metric name, then ``comparison``, ``config`` and per-series detail under ``series``.
+    The document holds ``overall`` keyed by method (``chosen``: the per-series choice; every
+    candidate; ``seasonal_naive``; the compared ones such as ``prophet``), each keyed by metric name;
+    ``comparison`` (the choice over the seasonal naive); how often each method was chosen, for the
+    forecast and in the backtest; the gaps; ``config``; and per-series detail under ``series``.
     """
     from models.metrics import METRICS, summarise
 
@@ -248,28 +322,39 @@ def backtest_report(output: pd.DataFrame, config: ForecastConfig) -> tuple[dict,
         overall, per_series = {}, pd.DataFrame(columns=SERIES_KEYS + ["method", *METRICS, "n_points"])
     else:
         overall, per_series = summarise(backtest, SERIES_KEYS)
+        used = backtest.groupby([*SERIES_KEYS, "method"])["method_used"].last().reset_index()
+        per_series = per_series.merge(used, on=[*SERIES_KEYS, "method"], how="left")
+    picks = backtest[backtest["method"] == CHOSEN].drop_duplicates([*SERIES_KEYS, "cutoff"])
     document = {
         "overall": {m: {k: _clean(v) for k, v in metrics.items()} for m, metrics in overall.items()},
         "comparison": {},
+        "chosen_methods": {
+            "forecast": choice_counts(forecasts["method"]),
+            "backtest": choice_counts(picks["method_used"]),
+        },
+        "gaps": {"periods": int(forecasts["gaps"].sum()), "series_with_gaps": int((forecasts["gaps"] > 0).sum())},
         "config": {
             "freq": config.freq,
             "horizon": config.horizon,
             "folds": config.folds,
-            "uncertainty_samples": config.uncertainty_samples,
+            "methods": list(config.methods),
+            "compare": list(config.compare),
+            "selection_folds": config.selection_folds,
+            "missing": config.missing,
             "holidays": config.holidays,
-            "min_history": config.minimum,
         },
         "series_count": int(len(forecasts)),
         "fallback_series": int(forecasts["fallback_reason"].notna().sum()),
         "series": [],
     }
-    if {"prophet", "seasonal_naive"} <= set(overall):
-        p, b = overall["prophet"], overall["seasonal_naive"]
+    if {CHOSEN, BASELINE} <= set(overall):
+        p, b = overall[CHOSEN], overall[BASELINE]
         document["comparison"] = {
             f"{metric}_ratio": _clean(p[metric] / b[metric]) if b[metric] else None
             for metric in ("mae", "smape", "mase")
         }
     by_series = {key: group for key, group in per_series.groupby(SERIES_KEYS)}
+    backtest_pick = picks.groupby(SERIES_KEYS)["method_used"].last().to_dict()
     for key, row in forecasts.iterrows():
         group = by_series.get(key)
         methods = (
@@ -282,7 +367,9 @@ def backtest_report(output: pd.DataFrame, config: ForecastConfig) -> tuple[dict,
                 "store_id": int(key[0]),
                 "item_id": int(key[1]),
                 "method": row["method"],
+                "backtest_choice": backtest_pick.get(key),
                 "fallback_reason": row["fallback_reason"],
+                "gaps": int(row["gaps"]),
                 "backtest": methods,
             }
         )

@@ -50,10 +50,13 @@ def coverage(y, lower, upper) -> float:
 
 
 def seasonal_scale(y, season: int) -> float:
-    """In-sample MAE of the seasonal-naive forecast: the MASE denominator (NaN if too short)."""
+    """In-sample MAE of the seasonal-naive forecast: the MASE denominator (NaN if too short).
+    Pairs with a gap (NaN) on either side are left out."""
     (y,) = _arrays(y)
     m = season if len(y) > season else 1
-    return float(np.mean(np.abs(y[m:] - y[:-m]))) if len(y) > m else float("nan")
+    diffs = np.abs(y[m:] - y[:-m])
+    diffs = diffs[~np.isnan(diffs)]
+    return float(np.mean(diffs)) if len(diffs) else float("nan")
 
 
 def point_metrics(frame: pd.DataFrame) -> dict[str, float]:

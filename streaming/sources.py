@@ -175,13 +175,21 @@ def read_sales_file(path: str | Path) -> pd.DataFrame:
             "date": dates.dt.date,
             "store_id": _numbers(raw, "store_id", path, True, names),
             "item_id": _numbers(raw, "item_id", path, True, names),
-            "quantity": _numbers(raw, "quantity", path, True, names),
+            "quantity": _numbers(raw, "quantity", path, False, names),  # units or currency
             "unit_price": _numbers(raw, "unit_price", path, integer=False),
         }
     )
     for optional in ("customer_id", "txn_id"):
         out[optional] = raw[optional].str.strip().replace("", None) if optional in raw else None
+    out.attrs["format"] = fmt
     return out
+
+
+def missing_default(sales: pd.DataFrame) -> str:
+    """How a period with no row counts for a file read by :func:`read_sales_file`: a panel with one
+    row per period (``kaggle``: date,store,item,sales) lists every period it knows, so an absent row
+    is a gap; sales lines list sales, so a day without any is a zero."""
+    return "gap" if sales.attrs.get("format") == "kaggle" else "zero"
 
 
 def content_id(path: Path) -> str:
@@ -199,7 +207,16 @@ def file_transactions(path: str | Path) -> Iterator[dict]:
     (a replay of the same file matches, rows of different files never collide)."""
     path = Path(path)
     file_id = content_id(path)
-    for n, row in enumerate(read_sales_file(path).itertuples(index=False)):
+    sales = read_sales_file(path)
+    fractional = sales["quantity"] % 1 != 0
+    if fractional.any():
+        row = int(fractional.idxmax())
+        raise DatasetError(
+            f"{path}: line {row + 2}: quantity {sales['quantity'].iloc[row]} is not a whole number of units; "
+            "the transaction stream counts units (decimal sales such as currency can be backtested with "
+            "python -m jobs.backtest)"
+        )
+    for n, row in enumerate(sales.itertuples(index=False)):
         yield {
             "event_id": f"txn-f{file_id}-{n:09d}",
             "txn_id": row.txn_id or f"f{file_id}-{n}",

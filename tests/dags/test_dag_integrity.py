@@ -155,7 +155,8 @@ def test_retail_pipeline_covers_the_runs_day(dagbag, connections, run):
     commands = {t.task_id: render_task(t, RUNS[run], conf)["bash_command"] for t in dag.tasks}
     assert f"--until {day} --since 2022-12-31" in commands["produce_demo_data"]
     assert commands["produce_demo_data"].startswith("if [ 800 -gt 0 ]; then")
-    assert f"--as-of {day} --horizon 30 --name daily --max-staleness-days 7 --holidays US" in commands["forecast"]
+    forecast = f"--as-of {day} --horizon 30 --name daily --methods fast --max-staleness-days 7 --holidays US"
+    assert forecast in commands["forecast"]
     assert commands["publish_forecasts"].endswith(f"--run-key {day}-daily")
 
 

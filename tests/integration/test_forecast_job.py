@@ -1,6 +1,7 @@
 """jobs.forecast on a small multi-series set in a private database: intervals, keys, idempotent
 re-run, fallback reasons, MLflow run contents."""
 
+import json
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from common.db import connect, query, transaction
+from models.forecast_methods import FAST_METHODS
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2024, 4, 29)
@@ -43,8 +45,6 @@ def forecast():
             str(AS_OF),
             "--horizon",
             "14",
-            "--uncertainty-samples",
-            "100",
             "--name",
             "it",
             "--plots",
@@ -62,7 +62,8 @@ def test_forecast_run_is_complete_idempotent_and_tracked(private_db):
     settings = private_db
     seed_daily_sales(settings)
     out = forecast()
-    assert "series: 5 (2 on the seasonal-naive fallback)" in out
+    assert "series: 5 (1 on the seasonal-naive fallback)" in out
+    assert "chosen / seasonal_naive: SMAPE ratio" in out and "methods in the forecasts' choices:" in out
     columns = (
         "forecast_date, store_id, item_id, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95, method"
     )
@@ -73,23 +74,33 @@ def test_forecast_run_is_complete_idempotent_and_tracked(private_db):
     for r in first:
         assert r[6] <= r[4] <= r[3] <= r[5] <= r[7], r  # 95% contains 80% contains the point
     reasons = {(r[1], r[2]): (r[8], r[9]) for r in first}
-    assert reasons[(1, 1)] == ("prophet", None)
-    assert reasons[(2, 1)] == ("seasonal_naive", "all_zero") and reasons[(2, 2)][1].startswith("too_short")
+    assert reasons[(1, 1)][0].count("+") == 2 and reasons[(1, 1)][1] is None  # the three best candidates
+    assert set(reasons[(1, 1)][0].split("+")) <= set(FAST_METHODS)
+    assert reasons[(2, 2)][0] == "seasonal_naive" and reasons[(2, 2)][1].startswith("too_short")
+    assert {r[3] for r in first if (r[1], r[2]) == (2, 1)} == {0.0}  # all zero so far: zero, not a fallback
 
     forecast()  # same run key: replaced, not appended
     again = query(settings, f"SELECT {columns}, fallback_reason FROM sales_forecasts ORDER BY 2, 3, 1")
     assert again == first  # seeded: identical
     runs = query(settings, "SELECT run_key, series, fallback_series, mlflow_run_id FROM forecast_runs")
-    assert len(runs) == 1 and runs[0][:3] == ("2024-04-29-it", 5, 2)
+    assert len(runs) == 1 and runs[0][:3] == ("2024-04-29-it", 5, 1)
     accuracy = query(settings, "SELECT method, COUNT(*) FROM forecast_accuracy GROUP BY method ORDER BY method")
-    assert accuracy == [("prophet", 4), ("seasonal_naive", 4)]  # the 10-day series is too short to hold out 14
+    assert accuracy == sorted((m, 4) for m in ("chosen", *FAST_METHODS))  # the 10-day series cannot hold out 14
+    used = query(settings, "SELECT method_used FROM forecast_accuracy WHERE method = 'chosen'")
+    assert all(u[0].count("+") == 2 for u in used)
+    ((smape_chosen, smape_naive, coverage_95, methods),) = query(
+        settings, "SELECT smape_chosen, smape_seasonal_naive, coverage_95_chosen, methods_json FROM forecast_runs"
+    )
+    assert smape_chosen > 0 and smape_naive > 0 and 0 < coverage_95 <= 1
+    assert sum(json.loads(methods)["forecast"]["member"].values()) == 4 * 3 + 1  # 4 choices of 3, 1 fallback
 
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(settings.mlflow_tracking_uri)
     run = client.get_run(runs[0][3])
-    assert {"prophet_smape", "seasonal_naive_smape", "smape_ratio", "prophet_coverage_95"} <= set(run.data.metrics)
-    assert run.data.params["horizon"] == "14" and run.data.params["uncertainty_samples"] == "100"
+    assert {"chosen_smape", "seasonal_naive_smape", "smape_ratio", "chosen_coverage_95"} <= set(run.data.metrics)
+    assert any(name.startswith("chosen_member_") for name in run.data.metrics)
+    assert run.data.params["horizon"] == "14" and run.data.params["methods"] == ",".join(FAST_METHODS)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.json", "per_series_metrics.csv", "plots"} <= artifacts
     assert len(client.list_artifacts(run.info.run_id, "plots")) == 2
@@ -99,7 +110,7 @@ def test_stale_input_stops_the_forecast_unless_overridden_and_then_it_is_recorde
     settings = private_db
     seed_daily_sales(settings)
     late = AS_OF + timedelta(days=30)
-    small = ["--as-of", str(late), "--horizon", "7", "--uncertainty-samples", "50", "--max-series", "1"]
+    small = ["--as-of", str(late), "--horizon", "7", "--max-series", "1"]
     small += ["--sequential", "--plots", "0", "--name", "stale"]
 
     refused = run_forecast(*small)

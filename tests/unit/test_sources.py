@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from streaming.contracts import TRANSACTION
-from streaming.sources import DatasetError, daily_series, file_transactions, generated_daily_sales, read_sales_file
+from streaming.sources import (
+    DatasetError,
+    daily_series,
+    file_transactions,
+    generated_daily_sales,
+    missing_default,
+    read_sales_file,
+)
 
 
 def test_generator_is_seeded_and_has_weekly_yearly_and_holiday_structure():
@@ -57,6 +64,9 @@ def test_reads_kaggle_rich_and_ta_feng_formats(tmp_path):
         2,
         15.0,
     )  # SALES_PRICE is the line total
+    decimal = read_sales_file(write(tmp_path / "weekly.csv", "date,store,item,sales\n2010-02-05,1,1,24924.5\n"))
+    assert decimal["quantity"].tolist() == [24924.5]  # currency amounts are sales too
+    assert missing_default(decimal) == "gap" and missing_default(rich) == "zero"
     gz = tmp_path / "train.csv.gz"
     gz.write_bytes(gzip.compress(b"date,store,item,sales\n2017-01-02,1,2,5\n"))
     assert read_sales_file(gz)["quantity"].tolist() == [5]
@@ -88,6 +98,13 @@ def test_file_events_are_valid_and_replay_identically(tmp_path):
     assert ids[0].startswith("txn-f") and ids[0].endswith("-000000000") and ids[1].endswith("-000000001")
     for event in events:
         TRANSACTION.parse(TRANSACTION.serialize(event))
+
+
+def test_the_transaction_stream_refuses_fractional_units_in_one_line(tmp_path):
+    path = write(tmp_path / "weekly.csv", "date,store,item,sales\n2010-02-05,1,1,3\n2010-02-12,1,1,24924.5\n")
+    with pytest.raises(DatasetError, match="line 3: quantity 24924.5 is not a whole number of units") as info:
+        list(file_transactions(path))
+    assert "jobs.backtest" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_file_event_ids_never_collide_across_files_and_follow_the_content(tmp_path):
