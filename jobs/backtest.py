@@ -1,15 +1,22 @@
-"""Backtest Prophet against a seasonal-naive baseline on any sales file.
+"""Backtest the per-series choice of forecasting method against its candidates, a seasonal-naive
+baseline and Prophet, on any sales file.
 
     python -m jobs.backtest --data train.csv --freq D --horizon 30 --out metrics.json
-    python -m jobs.backtest --data .data/ta_feng.csv.zip --horizon 14 --min-active 0.8
+    python -m jobs.backtest --data weekly_sales.csv --freq W --horizon 8
+    python -m jobs.backtest --data .data/ta_feng.csv.zip --horizon 14 --min-active 0.8 --compare ""
 
-Accepts the documented formats (Kaggle date,store,item,sales; date,store_id,item_id,quantity,
-unit_price[,customer_id,txn_id]; Ta-Feng). Units are summed per (store, item) and day or week
-(--freq W, weeks starting Monday); missing periods count as 0. Rolling-origin holdout: --folds
-origins, the last testing the final --horizon periods, each earlier one a horizon before. Both
-methods are scored on the same points: MAE, RMSE, R2, SMAPE, MASE, 80% and 95% interval coverage,
-per series and overall. metrics.json holds "overall" keyed by method, then "comparison", "config"
-and per-series detail under "series". A bad file gives one line naming the problem (exit 2).
+Accepts the documented formats (Kaggle date,store,item,sales, where sales may be any number: units,
+currency, net of returns; date,store_id,item_id,quantity,unit_price[,customer_id,txn_id]; Ta-Feng).
+Sales are summed per (store, item) and day or week (--freq W, weeks starting Monday). A period with
+no row is a gap in a period panel (the Kaggle layout: one row per period, so an absent row is
+unknown) and a zero for sales lines (no line, no sale): --missing overrides. Gaps are interpolated
+for fitting and never scored. Rolling-origin holdout: --folds origins, the last testing the final
+--horizon periods, each earlier one a horizon before. For each origin the method is chosen from
+--selection-folds windows before it (never from the holdout), and every method is scored on the
+same points: MAE, RMSE, R2, SMAPE, MASE, 80% and 95% interval coverage, per series and overall.
+metrics.json holds "overall" keyed by method ("chosen", each candidate, "seasonal_naive",
+"prophet"), then "comparison" (chosen / seasonal_naive), "chosen_methods", "gaps", "config" and
+per-series detail under "series". A bad file gives one line naming the problem (exit 2).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ them. A series too short for one selection window gets the seasonal naive and th
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,51 +247,77 @@ def forecast_group(history: pd.DataFrame, config: ForecastConfig, end=None) -> p
     return out
 
 
-def calibrate(output: pd.DataFrame) -> pd.DataFrame:
-    """Set the 80%/95% intervals of the forecast and backtest rows from the residual rows, and drop
-    those: per (method, cutoff), the quantiles of error / spread pooled over every series, times
-    each row's own spread (a forecast row takes the pool of the choice)."""
-    residuals = output[(output["kind"] == "residual") & (output["spread"] > 0)]
+TAILS = {level: ((100 - level) / 200, 1 - (100 - level) / 200) for level in LEVELS}
+QUANTILES = [q for level in LEVELS for q in TAILS[level]]  # lower 80, upper 80, lower 95, upper 95
+
+
+def residual_quantiles(residuals: pd.DataFrame) -> pd.DataFrame:
+    """Residual rows -> per (method, cutoff), the pooled quantiles of error / spread in ``QUANTILES``
+    order (list column ``q``). Series whose spread is 0 (no error at all) add nothing."""
+    residuals = residuals[residuals["spread"] > 0]
+    if residuals.empty:
+        return pd.DataFrame(columns=["method", "cutoff", "q"])
     ratio = (residuals["y"] / residuals["spread"]).groupby([residuals["method"], residuals["cutoff"]])
-    bounds = pd.DataFrame(
-        {
-            f"q_{side}_{level}": ratio.quantile(q)
-            for level in LEVELS
-            for side, q in (("lower", (100 - level) / 200), ("upper", 1 - (100 - level) / 200))
-        }
+    return ratio.quantile(QUANTILES).unstack().apply(list, axis=1).rename("q").reset_index()
+
+
+def calibrate(rows: pd.DataFrame, quantiles: pd.DataFrame) -> pd.DataFrame:
+    """Set the 80%/95% intervals of the forecast and backtest rows: each row's point plus its
+    pool's quantiles of error / spread (per method and cutoff; a forecast row takes the pool of the
+    choice) times its own spread. A row without a pool or a spread gets a zero-width interval."""
+    rows = rows.reset_index(drop=True)
+    pool = pd.DataFrame(
+        {"method": np.where(rows["kind"] == "forecast", CHOSEN, rows["method"]), "cutoff": rows["cutoff"]}
     )
-    rows = output[output["kind"] != "residual"].reset_index(drop=True)
-    rows["pool"] = np.where(rows["kind"] == "forecast", CHOSEN, rows["method"])
-    bounds.index = bounds.index.set_names(["pool", "cutoff"])
-    matched = rows[["pool", "cutoff"]].merge(bounds.reset_index(), on=["pool", "cutoff"], how="left").fillna(0.0)
-    spread = rows["spread"].fillna(0.0).to_numpy()
-    for level in LEVELS:
-        lower = rows["yhat"] + matched[f"q_lower_{level}"].to_numpy() * spread
-        upper = rows["yhat"] + matched[f"q_upper_{level}"].to_numpy() * spread
-        rows[f"yhat_lower_{level}"] = np.maximum(lower, 0.0)
-        rows[f"yhat_upper_{level}"] = np.maximum(upper, rows["yhat"])
-    return rows.drop(columns="pool")
+    q = pool.merge(quantiles, on=["method", "cutoff"], how="left")["q"]
+    q = np.array([v if isinstance(v, list | tuple | np.ndarray) else [0.0] * len(QUANTILES) for v in q], dtype=float)
+    spread = rows["spread"].fillna(0.0).to_numpy()[:, None]
+    bounds = rows["yhat"].to_numpy()[:, None] + q.reshape(len(rows), len(QUANTILES)) * spread
+    for k, level in enumerate(LEVELS):
+        rows[f"yhat_lower_{level}"] = np.maximum(bounds[:, 2 * k], 0.0)
+        rows[f"yhat_upper_{level}"] = np.maximum(bounds[:, 2 * k + 1], rows["yhat"])
+    return rows
 
 
 def run_forecasts(history: pd.DataFrame, config: ForecastConfig, spark=None, end=None) -> pd.DataFrame:
     """Forecast and backtest every series of ``history`` (store_id, item_id, ds, y), with intervals.
 
-    With a SparkSession the series are fitted in parallel (grouped ``applyInPandas``, one task per
-    partition); without one, sequentially in this process. Same function, same output either way.
+    With a SparkSession the series are fitted in parallel (grouped ``applyInPandas``) and the
+    residual quantiles pooled in Spark (approximate percentiles), so only the forecast and backtest
+    rows reach this process (through Parquet files); without one, all in this process (exact
+    quantiles).
     """
     if spark is None:
         groups = [forecast_group(group, config, end) for _, group in history.groupby(SERIES_KEYS, sort=True)]
         output = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=OUTPUT_COLUMNS)
-    else:
-        frame = spark.createDataFrame(history[SERIES_KEYS + ["ds", "y"]])
-        partitions = max(int(spark.sparkContext.defaultParallelism) * 4, 1)
-        output = (
-            frame.repartition(partitions, *SERIES_KEYS)
-            .groupBy(*SERIES_KEYS)
-            .applyInPandas(lambda pdf: forecast_group(pdf, config, end), OUTPUT_SCHEMA)
+        residual = output["kind"] == "residual"
+        return calibrate(output[~residual], residual_quantiles(output[residual]))
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    frame = spark.createDataFrame(history[SERIES_KEYS + ["ds", "y"]])
+    partitions = max(int(spark.sparkContext.defaultParallelism) * 4, 1)
+    output = (
+        frame.repartition(partitions, *SERIES_KEYS)
+        .groupBy(*SERIES_KEYS)
+        .applyInPandas(lambda pdf: forecast_group(pdf, config, end), OUTPUT_SCHEMA)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        ratio = F.col("y") / F.col("spread")
+        quantiles = (
+            output.where((F.col("kind") == "residual") & (F.col("spread") > 0))
+            .groupBy("method", "cutoff")
+            .agg(F.percentile_approx(ratio, QUANTILES, 10_000).alias("q"))
             .toPandas()
         )
-    return calibrate(output)
+        with tempfile.TemporaryDirectory() as folder:  # through files: a big panel's rows outgrow the JVM heap
+            output.where(F.col("kind") != "residual").write.parquet(f"{folder}/rows")
+            rows = pd.read_parquet(f"{folder}/rows")
+    finally:
+        output.unpersist()
+    quantiles["q"] = quantiles["q"].apply(list)
+    return calibrate(rows, quantiles)
 
 
 def _clean(value):

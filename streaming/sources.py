@@ -131,12 +131,14 @@ def detect_format(columns: list[str], path: Path | str = "data") -> str:
     raise DatasetError(f"{path}: unrecognised header {','.join(columns)} (expected one of: {expected})")
 
 
-def _numbers(frame: pd.DataFrame, column: str, path: Path, integer: bool, names: dict | None = None) -> pd.Series:
+def _numbers(
+    frame: pd.DataFrame, column: str, path: Path, integer: bool, names: dict | None = None, signed: bool = False
+) -> pd.Series:
     values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-    bad = values.isna() | (values < 0) | (integer & (values % 1 != 0))
+    bad = values.isna() | (~signed & (values < 0)) | (integer & (values % 1 != 0))
     if bad.any():
         row = int(bad.idxmax())
-        kind = "a non-negative integer" if integer else "a non-negative number"
+        kind = "a number" if signed else "a non-negative integer" if integer else "a non-negative number"
         label = (names or {}).get(column, column)  # the column name as the file spells it
         raise DatasetError(f"{path}: line {row + 2}: {label}={frame[column].iloc[row]!r} is not {kind}")
     return values.astype("int64") if integer else values.astype(float)
@@ -175,7 +177,8 @@ def read_sales_file(path: str | Path) -> pd.DataFrame:
             "date": dates.dt.date,
             "store_id": _numbers(raw, "store_id", path, True, names),
             "item_id": _numbers(raw, "item_id", path, True, names),
-            "quantity": _numbers(raw, "quantity", path, False, names),  # units or currency
+            # units or currency; a period panel's net sales can be negative (returns exceeding sales)
+            "quantity": _numbers(raw, "quantity", path, False, names, signed=fmt == "kaggle"),
             "unit_price": _numbers(raw, "unit_price", path, integer=False),
         }
     )
@@ -208,13 +211,13 @@ def file_transactions(path: str | Path) -> Iterator[dict]:
     path = Path(path)
     file_id = content_id(path)
     sales = read_sales_file(path)
-    fractional = sales["quantity"] % 1 != 0
-    if fractional.any():
-        row = int(fractional.idxmax())
+    not_units = (sales["quantity"] % 1 != 0) | (sales["quantity"] < 0)
+    if not_units.any():
+        row = int(not_units.idxmax())
         raise DatasetError(
-            f"{path}: line {row + 2}: quantity {sales['quantity'].iloc[row]} is not a whole number of units; "
-            "the transaction stream counts units (decimal sales such as currency can be backtested with "
-            "python -m jobs.backtest)"
+            f"{path}: line {row + 2}: quantity {sales['quantity'].iloc[row]} is not a whole, non-negative number of"
+            " units; the transaction stream counts units sold (net or currency sales can be backtested with"
+            " python -m jobs.backtest)"
         )
     for n, row in enumerate(sales.itertuples(index=False)):
         yield {

@@ -66,6 +66,8 @@ def test_reads_kaggle_rich_and_ta_feng_formats(tmp_path):
     )  # SALES_PRICE is the line total
     decimal = read_sales_file(write(tmp_path / "weekly.csv", "date,store,item,sales\n2010-02-05,1,1,24924.5\n"))
     assert decimal["quantity"].tolist() == [24924.5]  # currency amounts are sales too
+    net = read_sales_file(write(tmp_path / "net.csv", "date,store,item,sales\n2010-02-05,1,1,-12.5\n"))
+    assert net["quantity"].tolist() == [-12.5]  # a panel's net sales: returns can exceed sales in a period
     assert missing_default(decimal) == "gap" and missing_default(rich) == "zero"
     gz = tmp_path / "train.csv.gz"
     gz.write_bytes(gzip.compress(b"date,store,item,sales\n2017-01-02,1,2,5\n"))
@@ -77,7 +79,8 @@ def test_reads_kaggle_rich_and_ta_feng_formats(tmp_path):
     [
         ("a,b\n1,2\n", "unrecognised header a,b"),
         ("date,store,item,sales\n", "no data rows"),
-        ("date,store,item,sales\n2017-01-01,1,2,-3\n", "line 2: sales"),
+        ("date,store_id,item_id,quantity,unit_price\n2017-01-01,1,2,-3,1\n", "line 2: quantity='-3' is not a non-neg"),
+        ("date,store,item,sales\n2017-01-01,1,2,n/a\n", "line 2: sales='n/a' is not a number"),
         ("date,store,item,sales\n2017-01-01,1,2,3\nnot-a-date,1,2,3\n", "line 3: date='not-a-date'"),
         ("date,store,item,sales\n2017-01-01,x,2,3\n", "line 2: store='x'"),
     ],
@@ -102,7 +105,9 @@ def test_file_events_are_valid_and_replay_identically(tmp_path):
 
 def test_the_transaction_stream_refuses_fractional_units_in_one_line(tmp_path):
     path = write(tmp_path / "weekly.csv", "date,store,item,sales\n2010-02-05,1,1,3\n2010-02-12,1,1,24924.5\n")
-    with pytest.raises(DatasetError, match="line 3: quantity 24924.5 is not a whole number of units") as info:
+    with pytest.raises(
+        DatasetError, match="line 3: quantity 24924.5 is not a whole, non-negative number of units"
+    ) as info:
         list(file_transactions(path))
     assert "jobs.backtest" in str(info.value) and "\n" not in str(info.value)
 
