@@ -13,6 +13,7 @@ They are chosen per series by a rolling-origin backtest inside the training wind
 - ``theta``: statsforecast's Theta (the M3 winner) with a classical seasonal decomposition.
 - ``combination``: the mean of ``rolling_median``, ``seasonal_average`` and ``theta`` (a fixed
   combination, nothing fitted: combinations of simple methods won the M4 competition).
+- ``lightgbm``: a global LightGBM model over every series of the run (``models.global_model``).
 - ``prophet``: Prophet with yearly terms from two years of history (about 0.14 s of CPU per fit,
   10x the others together: a candidate only when asked for).
 """
@@ -120,7 +121,16 @@ METHODS: dict[str, Callable] = {
     "prophet": prophet,
 }
 COMBINED = ("rolling_median", "seasonal_average", "theta")  # the members of "combination"
-FAST_METHODS = ("seasonal_naive", "window_average", "rolling_median", "seasonal_average", "theta", "combination")
+GLOBAL = "lightgbm"  # one model over all series: see models/global_model.py
+FAST_METHODS = (
+    "seasonal_naive",
+    "window_average",
+    "rolling_median",
+    "seasonal_average",
+    "theta",
+    "combination",
+    GLOBAL,
+)
 ALL_METHODS = (*FAST_METHODS, "prophet")
 
 

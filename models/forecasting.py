@@ -7,8 +7,10 @@ unknown): gaps are interpolated for fitting and never scored.
 
 Per series, every candidate of :mod:`models.forecast_methods` forecasts ``selection_folds``
 rolling-origin windows of ``horizon`` periods just before the forecast origin (inside the training
-window: for a backtest, before its holdout), and the one with the lowest mean absolute error on the
-observed periods is chosen (ties go to the earlier, simpler method). Intervals are conformal: the
+window: for a backtest, before its holdout), and the ``ensemble`` (3) with the lowest mean absolute
+error on the observed periods are averaged (ties go to the earlier, simpler method); a series that sold nothing
+in more than half of its last window gets the rolling median instead (zero: what minimises both the
+absolute error and SMAPE where most periods sell nothing). Intervals are conformal: the
 80%/95% quantiles of the candidates' window errors, each divided by its series' mean absolute error
 there and pooled over all series of the run, then scaled back per series (:func:`calibrate`), so
 every method, the chosen one included, gets intervals of the same kind and the holdout never sets
@@ -23,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.forecast_methods import ALL_METHODS, FAST_METHODS, PERIOD, SEASON, WINDOW, point_forecasts
+from models.forecast_methods import ALL_METHODS, FAST_METHODS, GLOBAL, PERIOD, SEASON, WINDOW, point_forecasts
+from models.global_model import GlobalModels, fit_global
 from models.metrics import seasonal_scale
 
 INTERVAL_COLUMNS = ("yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95")
@@ -31,6 +34,7 @@ LEVELS = (80, 95)
 MISSING = ("zero", "gap")
 CHOSEN = "chosen"  # the method name of the per-series choice in backtests and reports
 BASELINE = "seasonal_naive"
+INTERMITTENT = "rolling_median"  # the choice for series that mostly sell nothing (see SeriesForecaster)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,13 @@ class ForecastConfig:
     def reported(self) -> tuple[str, ...]:
         """Every method backtested: the candidates, the compared ones and the baseline."""
         return tuple(dict.fromkeys([*self.methods, *self.compare, BASELINE]))
+
+    @property
+    def origin_offsets(self) -> list[int]:
+        """Every forecast origin of a run, in periods before the series' end: the forecast's (0),
+        each backtest origin's, and their selection windows'."""
+        h, ends = self.horizon, [0] + [self.horizon * (k + 1) for k in range(self.folds)]
+        return sorted({end + j * h for end in ends for j in range(self.selection_folds + 1)})
 
     @property
     def min_origin(self) -> int:
@@ -113,15 +124,21 @@ class Choice:
 class SeriesForecaster:
     """One series' forecasts at any origin, each computed once (the windows overlap)."""
 
-    def __init__(self, ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig):
-        self.ds, self.y, self.config = ds, y, config
+    def __init__(self, ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig, models: GlobalModels | None = None):
+        if models is None and GLOBAL in config.reported:  # alone: a "global" model of this one series
+            models = fit_global([(ds, y)], config.origin_offsets, config.horizon, config.freq)
+        self.ds, self.y, self.config, self.models = ds, y, config, models
         self.filled = fill_gaps(y)
         self._cache: dict[int, dict[str, np.ndarray]] = {}
 
     def at(self, origin: int, methods) -> dict[str, np.ndarray]:
-        """Forecasts of ``horizon`` periods from the first ``origin`` periods (nothing after them)."""
+        """Forecasts of ``horizon`` periods from the first ``origin`` periods (nothing after them;
+        the global model of that origin learnt only from before it)."""
         cached = self._cache.setdefault(origin, {})
         missing = [m for m in methods if m not in cached]
+        if GLOBAL in missing:
+            missing.remove(GLOBAL)
+            cached[GLOBAL] = self.models.forecast(self.filled, self.ds, origin)
         if missing:
             c = self.config
             cached.update(
@@ -160,9 +177,19 @@ class SeriesForecaster:
             fallback = BASELINE if BASELINE in c.methods else c.methods[0]
             return Choice((fallback,), f"too_short ({end} periods: no selection window)"), {}
         members = tuple(sorted(scores, key=lambda m: (scores[m], c.methods.index(m)))[: c.ensemble])
+        if INTERMITTENT in c.methods and self.intermittent(end):
+            members = (INTERMITTENT,)
         errors = {m: found[m] for m in methods}
         errors[CHOSEN] = np.mean([found[m] for m in members], axis=0)
         return Choice(members), errors
+
+    def intermittent(self, end: int) -> bool:
+        """More than half of the last window's observed periods before ``end`` sold nothing: the
+        median (0) then minimises both the absolute error and SMAPE, and an average of methods
+        would forecast small amounts on the many periods that sell nothing."""
+        recent = self.y[max(end - WINDOW[self.config.freq], 0) : end]
+        recent = recent[~np.isnan(recent)]
+        return len(recent) > 0 and float(np.mean(recent == 0)) > 0.5
 
     def forecast(self, origin: int, choice: Choice) -> np.ndarray:
         return np.mean(list(self.at(origin, choice.members).values()), axis=0)
@@ -191,12 +218,14 @@ def _residual_rows(errors: dict, cutoff) -> list[pd.DataFrame]:
     ]
 
 
-def series_output(ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig) -> pd.DataFrame:
+def series_output(
+    ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig, models: GlobalModels | None = None
+) -> pd.DataFrame:
     """All output rows of one series: the forecast from its end by its choice, each backtest
     origin's points of every reported method and of the choice made before that origin, and the
     selection windows' errors (``kind="residual"``) that :func:`calibrate` turns into intervals."""
     h, n = config.horizon, len(y)
-    series = SeriesForecaster(ds, y, config)
+    series = SeriesForecaster(ds, y, config, models)
     frames = []
     for origin in [n - h - k * h for k in reversed(range(config.folds))]:
         actual = y[origin : origin + h] if origin >= config.min_origin else np.array([])
@@ -235,11 +264,11 @@ OUTPUT_SCHEMA = (
 OUTPUT_COLUMNS = [part.strip().split(" ")[0] for part in OUTPUT_SCHEMA.split(",")]
 
 
-def forecast_group(history: pd.DataFrame, config: ForecastConfig, end=None) -> pd.DataFrame:
+def forecast_group(history: pd.DataFrame, config: ForecastConfig, end=None, models=None) -> pd.DataFrame:
     """All output rows of one series (columns store_id, item_id, ds, y), forecast from ``end``
     (default: its last period), intervals not yet set. The body of the grouped Spark map."""
     ds, y = complete_series(history["ds"], history["y"], config.freq, end, config.missing)
-    out = series_output(ds, y, config).reindex(columns=OUTPUT_COLUMNS)
+    out = series_output(ds, y, config, models).reindex(columns=OUTPUT_COLUMNS)
     for key in SERIES_KEYS:
         out[key] = int(history[key].iloc[0])
     for column in ("ds", "cutoff"):
@@ -279,6 +308,21 @@ def calibrate(rows: pd.DataFrame, quantiles: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def spark_cores(spark) -> int:
+    return max(int(spark.sparkContext.defaultParallelism), 1)
+
+
+def global_models(history: pd.DataFrame, config: ForecastConfig, end=None, threads: int = 1) -> GlobalModels | None:
+    """The global model of every origin the run forecasts from, when it is among the methods."""
+    if GLOBAL not in config.reported:
+        return None
+    series = (
+        complete_series(group["ds"], group["y"], config.freq, end, config.missing)
+        for _, group in history.groupby(SERIES_KEYS, sort=True)
+    )
+    return fit_global(series, config.origin_offsets, config.horizon, config.freq, threads)
+
+
 def run_forecasts(history: pd.DataFrame, config: ForecastConfig, spark=None, end=None) -> pd.DataFrame:
     """Forecast and backtest every series of ``history`` (store_id, item_id, ds, y), with intervals.
 
@@ -287,8 +331,9 @@ def run_forecasts(history: pd.DataFrame, config: ForecastConfig, spark=None, end
     rows reach this process (through Parquet files); without one, all in this process (exact
     quantiles).
     """
+    models = global_models(history, config, end, threads=1 if spark is None else spark_cores(spark))
     if spark is None:
-        groups = [forecast_group(group, config, end) for _, group in history.groupby(SERIES_KEYS, sort=True)]
+        groups = [forecast_group(group, config, end, models) for _, group in history.groupby(SERIES_KEYS, sort=True)]
         output = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=OUTPUT_COLUMNS)
         residual = output["kind"] == "residual"
         return calibrate(output[~residual], residual_quantiles(output[residual]))
@@ -296,11 +341,11 @@ def run_forecasts(history: pd.DataFrame, config: ForecastConfig, spark=None, end
     from pyspark.sql import functions as F
 
     frame = spark.createDataFrame(history[SERIES_KEYS + ["ds", "y"]])
-    partitions = max(int(spark.sparkContext.defaultParallelism) * 4, 1)
+    partitions = spark_cores(spark) * 4
     output = (
         frame.repartition(partitions, *SERIES_KEYS)
         .groupBy(*SERIES_KEYS)
-        .applyInPandas(lambda pdf: forecast_group(pdf, config, end), OUTPUT_SCHEMA)
+        .applyInPandas(lambda pdf: forecast_group(pdf, config, end, models), OUTPUT_SCHEMA)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     try:

@@ -186,3 +186,36 @@ def test_forecast_group_keeps_the_spark_schema():
     history = _panel(weeks=40)
     out = forecast_group(history, ForecastConfig(horizon=4, freq="W"))
     assert list(out.columns) == fc.OUTPUT_COLUMNS and set(out["kind"]) == {"forecast", "backtest", "residual"}
+
+
+def test_global_model_rows_learn_only_from_before_their_cutoff():
+    from models import global_model
+
+    rng = np.random.default_rng(4)
+    ds = pd.date_range("2024-01-01", periods=200)
+    y = rng.poisson(20, 200).astype(float)
+    poisoned = y.copy()
+    poisoned[150:] = 1e6
+    X, target = global_model.training_rows(y, ds, 150, 14, "D")
+    X2, target2 = global_model.training_rows(poisoned, ds, 150, 14, "D")
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(target, target2)
+    assert len(target) == global_model.ORIGINS * 14 and X.shape[1] == len(global_model.FEATURES)
+    features, level = global_model.origin_features(y, ds, 150, 14, "D")
+    assert level == pytest.approx(y[122:150].mean()) and list(features[:, 0]) == list(range(1, 15))
+    assert features[0, 1] == pytest.approx(y[149] / level)  # the last value over the level
+
+
+def test_global_model_learns_a_shape_shared_by_all_series():
+    """Short, noisy series of many sizes that share one weekly shape: one model over all of them
+    beats the per-series window average."""
+    rng = np.random.default_rng(8)
+    days = pd.date_range("2024-01-01", periods=120)
+    shape = np.array([0.6, 0.7, 0.8, 0.9, 1.0, 1.6, 1.4])
+    frames = [
+        pd.DataFrame({"store_id": 1, "item_id": i, "ds": days, "y": rng.poisson(size * np.tile(shape, 18)[:120])})
+        for i, size in enumerate(rng.uniform(3, 60, 80))
+    ]
+    config = ForecastConfig(horizon=14, methods=("window_average", "lightgbm"))
+    report, _ = backtest_report(run_forecasts(pd.concat(frames).astype({"y": float}), config), config)
+    assert report["overall"]["lightgbm"]["mae"] < 0.85 * report["overall"]["window_average"]["mae"]
