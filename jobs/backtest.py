@@ -62,6 +62,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def whole_periods(history, freq: str):
+    """Daily rows summed into weeks: drop the days of a first or last week that the data covers only
+    in part (a week ending three days into the file would look like a collapse in sales). Rows that
+    are weekly already (at most one date per series and week) are kept as they are.
+    Returns (rows, the days dropped as "first..last" strings)."""
+    weeks = period_start(history["ds"], freq)
+    if freq != "W" or history.groupby([*SERIES_KEYS, weeks]).size().max() <= 1:
+        return history, []
+    first, last = history["ds"].min(), history["ds"].max()
+    start = first if first.dayofweek == 0 else first + pd.Timedelta(days=7 - first.dayofweek)
+    stop = last if last.dayofweek == 6 else last - pd.Timedelta(days=last.dayofweek + 1)
+    dropped = [
+        f"{a.date()}..{b.date()}"
+        for a, b in ((first, start - pd.Timedelta(days=1)), (stop + pd.Timedelta(days=1), last))
+        if a <= b
+    ]
+    return history[(history["ds"] >= start) & (history["ds"] <= stop)], dropped
+
+
 def select_series(history, freq: str, min_active: float, max_series: int | None):
     """Series active in at least ``min_active`` of the periods from the data's first to last period,
     the ``max_series`` biggest by units."""
@@ -89,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    history = daily_series(sales)
+    history, dropped = whole_periods(daily_series(sales), args.freq)
+    if dropped:
+        print(f"backtest: days of partly covered weeks left out: {', '.join(dropped)}", flush=True)
     history, end = select_series(history, args.freq, args.min_active, args.max_series)
     series = len(history[SERIES_KEYS].drop_duplicates())
     if not series:

@@ -28,6 +28,7 @@ import pandas as pd
 
 SEASON = {"D": 7, "W": 52}
 WINDOW = {"D": 28, "W": 13}
+THETA_HISTORY = {"D": 364, "W": 156}
 PERIOD = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(weeks=1)}
 # Prophet's yearly terms need two full years of history to be identified
 YEARLY_MIN_PERIODS = {"D": 731, "W": 105}
@@ -85,8 +86,8 @@ def theta(y: np.ndarray, horizon: int, freq: str) -> np.ndarray:
         m = 1
     if np.all(y == y[0]):  # constant: nothing to decompose or fit
         return np.full(horizon, y[0])
-    try:
-        return Theta(season_length=m).forecast(y=y.astype(float), h=horizon)["mean"]
+    try:  # the last three seasons or a year are plenty to fit it, and fitting costs per period
+        return Theta(season_length=m).forecast(y=y[-THETA_HISTORY[freq] :].astype(float), h=horizon)["mean"]
     except Exception:  # a degenerate series (e.g. zeros in a multiplicative season): fall back
         return window_average(y, horizon, freq)
 

@@ -126,7 +126,7 @@ class SeriesForecaster:
 
     def __init__(self, ds: pd.DatetimeIndex, y: np.ndarray, config: ForecastConfig, models: GlobalModels | None = None):
         if models is None and GLOBAL in config.reported:  # alone: a "global" model of this one series
-            models = fit_global([(ds, y)], config.origin_offsets, config.horizon, config.freq)
+            models = global_models_of([(ds, y)], config)
         self.ds, self.y, self.config, self.models = ds, y, config, models
         self.filled = fill_gaps(y)
         self._cache: dict[int, dict[str, np.ndarray]] = {}
@@ -195,12 +195,37 @@ class SeriesForecaster:
         return np.mean(list(self.at(origin, choice.members).values()), axis=0)
 
 
-def _frame(kind: str, method: str, used: str, ds, columns: dict, **constants) -> pd.DataFrame:
-    frame = pd.DataFrame({"ds": ds, **columns})
-    frame["kind"], frame["method"], frame["method_used"] = kind, method, used
-    for name, value in constants.items():
-        frame[name] = value
-    return frame
+def _block(kind: str, method: str, used: str, ds, columns: dict, **constants) -> tuple[int, dict]:
+    """Rows of one kind and method: (count, column -> array or one value for all of them)."""
+    n = len(next(iter(columns.values())))
+    return n, {"ds": ds, **columns, "kind": kind, "method": method, "method_used": used, **constants}
+
+
+NUMERIC = ("y", "yhat", "scale", "spread")
+
+
+def _assemble(blocks: list[tuple[int, dict]]) -> pd.DataFrame:
+    """Blocks -> one frame (one constructor call: building a frame per block cost more than the
+    fast methods themselves)."""
+    names = dict.fromkeys(name for _, block in blocks for name in block)
+    data = {}
+    for name in names:
+        parts = []
+        for n, block in blocks:
+            value = block.get(name, np.nan if name in NUMERIC else None)
+            if name == "ratios":
+                cells = np.empty(n, dtype=object)  # one array per cell (np.array would make a 2-D block)
+                cells[:] = [None] * n if value is None else list(value)
+                parts.append(cells)
+            elif name in ("ds", "cutoff"):
+                stamps = np.asarray(pd.DatetimeIndex(value), "datetime64[ns]") if np.ndim(value) else None
+                parts.append(stamps if stamps is not None else np.full(n, np.datetime64(value, "ns")))
+            elif np.ndim(value):
+                parts.append(np.asarray(value, dtype=float))
+            else:
+                parts.append(np.full(n, value, dtype=float if name in NUMERIC else object))
+        data[name] = np.concatenate(parts)
+    return pd.DataFrame(data)
 
 
 def _spread(errors: np.ndarray) -> float:
@@ -208,13 +233,14 @@ def _spread(errors: np.ndarray) -> float:
     return float(np.mean(np.abs(errors))) if len(errors) else np.nan
 
 
-def _residual_rows(errors: dict, cutoff) -> list[pd.DataFrame]:
-    """The selection windows' errors per method and of the choice, with the series' spread: the
-    inputs of the pooled conformal quantiles."""
+def _residual_rows(errors: dict, cutoff) -> list[tuple[int, dict]]:
+    """The selection windows' errors per method (and of the choice), each divided by the series'
+    spread, as one row with an array: the inputs of the pooled conformal quantiles. A series
+    without any error (spread 0) adds nothing."""
     return [
-        _frame("residual", method, method, cutoff, {"y": e}, cutoff=cutoff, spread=_spread(e))
+        _block("residual", method, method, cutoff, {"ratios": [e / _spread(e)]}, cutoff=cutoff)
         for method, e in errors.items()
-        if len(e)
+        if len(e) and _spread(e) > 0
     ]
 
 
@@ -240,26 +266,27 @@ def series_output(
             columns = {"y": actual[seen], "yhat": yhat[: len(actual)][seen]}
             extra = {"scale": scale, "spread": _spread(errors.get(method, [])), "fallback_reason": choice.reason}
             points = ds[origin : origin + h][seen]
-            frames.append(_frame("backtest", method, used, points, columns, cutoff=cutoff, **extra))
+            frames.append(_block("backtest", method, used, points, columns, cutoff=cutoff, **extra))
         frames += _residual_rows(errors, cutoff)
     choice, errors = series.choose(n, ())
     future = ds[-1] + PERIOD[config.freq] * np.arange(1, h + 1)
     extra = {"spread": _spread(errors.get(CHOSEN, [])), "fallback_reason": choice.reason}
     columns = {"yhat": series.forecast(n, choice)}
-    frames.insert(0, _frame("forecast", choice.name, choice.name, future, columns, cutoff=ds[-1], **extra))
+    frames.insert(0, _block("forecast", choice.name, choice.name, future, columns, cutoff=ds[-1], **extra))
     frames += _residual_rows(errors, ds[-1])
-    out = pd.concat(frames, ignore_index=True)
+    out = _assemble(frames)
     out["gaps"] = int(np.isnan(y).sum())
     return out
 
 
 SERIES_KEYS = ["store_id", "item_id"]
 # One output schema for every kind of row: the forecast ("forecast"), the backtest points
-# ("backtest") and the selection windows' errors ("residual", y = actual - forecast).
+# ("backtest") and per method and cutoff the selection windows' errors over the series' spread
+# ("residual": ratios, an array: one row instead of one per error keeps the Spark map's output small).
 OUTPUT_SCHEMA = (
     "kind string, store_id long, item_id long, method string, method_used string, fallback_reason string,"
     " cutoff date, ds date, y double, yhat double, yhat_lower_80 double, yhat_upper_80 double,"
-    " yhat_lower_95 double, yhat_upper_95 double, scale double, spread double, gaps long"
+    " yhat_lower_95 double, yhat_upper_95 double, scale double, spread double, gaps long, ratios array<double>"
 )
 OUTPUT_COLUMNS = [part.strip().split(" ")[0] for part in OUTPUT_SCHEMA.split(",")]
 
@@ -281,13 +308,10 @@ QUANTILES = [q for level in LEVELS for q in TAILS[level]]  # lower 80, upper 80,
 
 
 def residual_quantiles(residuals: pd.DataFrame) -> pd.DataFrame:
-    """Residual rows -> per (method, cutoff), the pooled quantiles of error / spread in ``QUANTILES``
-    order (list column ``q``). Series whose spread is 0 (no error at all) add nothing."""
-    residuals = residuals[residuals["spread"] > 0]
-    if residuals.empty:
-        return pd.DataFrame(columns=["method", "cutoff", "q"])
-    ratio = (residuals["y"] / residuals["spread"]).groupby([residuals["method"], residuals["cutoff"]])
-    return ratio.quantile(QUANTILES).unstack().apply(list, axis=1).rename("q").reset_index()
+    """Residual rows -> per (method, cutoff), the pooled quantiles of their ``ratios`` (errors over
+    their series' spread) in ``QUANTILES`` order (list column ``q``)."""
+    pools = residuals.groupby(["method", "cutoff"])["ratios"].agg(lambda arrays: np.concatenate(list(arrays)))
+    return pools.apply(lambda values: list(np.quantile(values, QUANTILES))).rename("q").reset_index()
 
 
 def calibrate(rows: pd.DataFrame, quantiles: pd.DataFrame) -> pd.DataFrame:
@@ -320,49 +344,52 @@ def global_models(history: pd.DataFrame, config: ForecastConfig, end=None, threa
         complete_series(group["ds"], group["y"], config.freq, end, config.missing)
         for _, group in history.groupby(SERIES_KEYS, sort=True)
     )
-    return fit_global(series, config.origin_offsets, config.horizon, config.freq, threads)
+    return global_models_of(series, config, threads)
+
+
+def global_models_of(series, config: ForecastConfig, threads: int = 1) -> GlobalModels:
+    """Two global models over ``series`` (ds, y): one for the run's earliest origin, which serves
+    every backtest and selection origin after it, and one for the forecast."""
+    offsets = config.origin_offsets
+    return fit_global(series, sorted({offsets[0], offsets[-1]}), config.horizon, config.freq, threads)
+
+
+def forecast_partition(history: pd.DataFrame, config: ForecastConfig, end=None, models=None) -> pd.DataFrame:
+    """:func:`forecast_group` for every series in ``history``: the body of the Spark map."""
+    groups = [forecast_group(group, config, end, models) for _, group in history.groupby(SERIES_KEYS, sort=True)]
+    return pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=OUTPUT_COLUMNS)
 
 
 def run_forecasts(history: pd.DataFrame, config: ForecastConfig, spark=None, end=None) -> pd.DataFrame:
     """Forecast and backtest every series of ``history`` (store_id, item_id, ds, y), with intervals.
 
-    With a SparkSession the series are fitted in parallel (grouped ``applyInPandas``) and the
-    residual quantiles pooled in Spark (approximate percentiles), so only the forecast and backtest
-    rows reach this process (through Parquet files); without one, all in this process (exact
-    quantiles).
+    With a SparkSession the series are fitted in parallel (hash-partitioned by series, one pandas
+    frame per partition: a grouped map's per-series hand-over cost more than the fast methods) and
+    their rows come back through Parquet files (a big panel's rows outgrow the JVM heap); without
+    one, in this process. The intervals are set here from every series' residuals: same output.
     """
     models = global_models(history, config, end, threads=1 if spark is None else spark_cores(spark))
     if spark is None:
-        groups = [forecast_group(group, config, end, models) for _, group in history.groupby(SERIES_KEYS, sort=True)]
-        output = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=OUTPUT_COLUMNS)
-        residual = output["kind"] == "residual"
-        return calibrate(output[~residual], residual_quantiles(output[residual]))
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
+        output = forecast_partition(history, config, end, models)
+    else:
+        shared = spark.sparkContext.broadcast(models)
 
-    frame = spark.createDataFrame(history[SERIES_KEYS + ["ds", "y"]])
-    partitions = spark_cores(spark) * 4
-    output = (
-        frame.repartition(partitions, *SERIES_KEYS)
-        .groupBy(*SERIES_KEYS)
-        .applyInPandas(lambda pdf: forecast_group(pdf, config, end, models), OUTPUT_SCHEMA)
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    try:
-        ratio = F.col("y") / F.col("spread")
-        quantiles = (
-            output.where((F.col("kind") == "residual") & (F.col("spread") > 0))
-            .groupBy("method", "cutoff")
-            .agg(F.percentile_approx(ratio, QUANTILES, 10_000).alias("q"))
-            .toPandas()
-        )
-        with tempfile.TemporaryDirectory() as folder:  # through files: a big panel's rows outgrow the JVM heap
-            output.where(F.col("kind") != "residual").write.parquet(f"{folder}/rows")
-            rows = pd.read_parquet(f"{folder}/rows")
-    finally:
-        output.unpersist()
-    quantiles["q"] = quantiles["q"].apply(list)
-    return calibrate(rows, quantiles)
+        def partition(batches):
+            frames = list(batches)
+            if frames:
+                yield forecast_partition(pd.concat(frames, ignore_index=True), config, end, shared.value)[
+                    OUTPUT_COLUMNS
+                ]
+
+        frame = spark.createDataFrame(history[SERIES_KEYS + ["ds", "y"]])
+        with tempfile.TemporaryDirectory() as folder:
+            # many small tasks: the two cores finish together however unevenly the series hash
+            mapped = frame.repartition(spark_cores(spark) * 16, *SERIES_KEYS).mapInPandas(partition, OUTPUT_SCHEMA)
+            mapped.write.parquet(f"{folder}/rows")
+            output = pd.read_parquet(f"{folder}/rows")
+        shared.unpersist()
+    residual = output["kind"] == "residual"
+    return calibrate(output[~residual].drop(columns="ratios"), residual_quantiles(output[residual]))
 
 
 def _clean(value):

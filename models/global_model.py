@@ -5,12 +5,14 @@ Each row is one (series, origin, step ahead k): features of the history before t
 divided by the series' level (its mean over the last window) so that series of any size share one
 model, and the calendar of the target period; the target is the value k periods after the origin
 over the same level (an L1 objective: the median, as the choice is by absolute error). One model is
-fitted per forecast origin the run needs, each only on targets before its origin, so a forecast
-made at an origin never learnt from what came after it.
+fitted for the earliest origin a run backtests from and one for the forecast, each only on
+targets before its origin; a forecast from an origin uses the freshest model fitted before it, so
+it never learnt from what came after it.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,46 +47,62 @@ PARAMS = dict(
     subsample=0.8,
     subsample_freq=1,
     colsample_bytree=0.9,
+    max_bin=63,
     n_jobs=1,
     verbose=-1,
 )
 
 
-def origin_features(y: np.ndarray, ds: pd.DatetimeIndex, origin: int, horizon: int, freq: str):
-    """(horizon x len(FEATURES) matrix, level) for forecasts from the first ``origin`` periods of
-    the gap-free history ``y`` (dates ``ds``; the target dates are extrapolated past its end)."""
+def origin_features(y: np.ndarray, start: pd.Timestamp, origins, horizon: int, freq: str):
+    """Features of forecasts from each of ``origins`` (a forecast from origin o reads ``y[:o]``, the
+    gap-free history whose first period is ``start``): (len(origins) * horizon rows in origin-major
+    order, len(FEATURES) columns) and each origin's level. Every origin needs a window of history."""
     window, short, m = WINDOW[freq], SHORT[freq], SEASON[freq]
-    past = y[max(origin - window, 0) : origin]
-    level = max(float(past.mean()), 1e-6)
+    origins = np.asarray(origins, dtype=int)
     steps = np.arange(horizon)
-    targets = pd.DatetimeIndex(ds[0] + PERIOD[freq] * (origin + steps))
-    seasonal_lag = np.full(horizon, np.nan)
-    if origin >= m:
-        seasonal_lag = y[origin - m + steps % m]
-    if freq == "D":  # the same weekday over the last four weeks
-        lags = [origin - m * w + steps % m for w in range(1, 5) if origin - m * w >= 0]
-        seasonal_mean = np.mean([y[lag] for lag in lags], axis=0) if lags else np.full(horizon, np.nan)
-        calendar = targets.dayofweek.to_numpy()
-    else:  # the same week in the earlier years
-        years = [
-            origin + steps - m * r for r in (1, 2) if origin + horizon - 1 - m * r < origin and origin - m * r >= 0
+    past = y[origins[:, None] - window + np.arange(window)]  # (origins, window)
+    levels = np.maximum(past.mean(axis=1), 1e-6)
+    target = origins[:, None] + steps  # index of each target period, (origins, horizon)
+
+    def lagged(back):  # y at target - back, NaN where that is before the start or not yet observed
+        index = target - back
+        ok = (index >= 0) & (index < origins[:, None])
+        return np.where(ok, y[np.clip(index, 0, len(y) - 1)], np.nan)
+
+    seasonal_lag = lagged(m * (steps // m + 1))  # the last observed season
+    with warnings.catch_warnings():  # no earlier season at all: NaN, which LightGBM takes as missing
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if freq == "D":  # the same weekday over the last four weeks
+            seasonal_mean = np.nanmean([lagged(m * (steps // m + w)) for w in range(1, 5)], axis=0)
+        else:  # the same week of the earlier years
+            seasonal_mean = np.nanmean([lagged(m * r) for r in (1, 2)], axis=0)
+
+    def repeat(values):  # one value per origin -> one per row
+        return np.repeat(values, horizon)
+
+    scaled = np.column_stack(
+        [
+            y[origins - 1],
+            past[:, -short:].mean(axis=1),
+            past.mean(axis=1),
+            np.median(past, axis=1),
+            past.std(axis=1),
         ]
-        seasonal_mean = np.mean([y[idx] for idx in years], axis=0) if years else np.full(horizon, np.nan)
-        calendar = targets.isocalendar().week.to_numpy()
-    columns = [
-        steps + 1,
-        np.full(horizon, y[origin - 1]),
-        np.full(horizon, y[max(origin - short, 0) : origin].mean()),
-        np.full(horizon, past.mean()),
-        np.full(horizon, np.median(past)),
-        np.full(horizon, past.std()),
-        seasonal_lag,
-        seasonal_mean,
-    ]
-    scaled = np.column_stack(columns).astype(float)
-    scaled[:, 1:] /= level
-    extra = np.column_stack([calendar, targets.month.to_numpy(), np.full(horizon, np.log1p(level))]).astype(float)
-    return np.hstack([scaled, extra]), level
+    )
+    dates = pd.DatetimeIndex(start + PERIOD[freq] * target.ravel())
+    calendar = dates.dayofweek.to_numpy() if freq == "D" else dates.isocalendar().week.to_numpy()
+    features = np.column_stack(
+        [
+            np.tile(steps + 1, len(origins)),
+            *(repeat(column / levels) for column in scaled.T),
+            (seasonal_lag / levels[:, None]).ravel(),
+            (seasonal_mean / levels[:, None]).ravel(),
+            calendar,
+            dates.month.to_numpy(),
+            repeat(np.log1p(levels)),
+        ]
+    ).astype(float)
+    return features, levels
 
 
 def training_rows(y: np.ndarray, ds: pd.DatetimeIndex, cutoff: int, horizon: int, freq: str):
@@ -92,35 +110,33 @@ def training_rows(y: np.ndarray, ds: pd.DatetimeIndex, cutoff: int, horizon: int
     targets that are gaps (NaN in ``y``; the features read the filled history) are left out."""
     from models.forecasting import fill_gaps
 
-    filled = fill_gaps(y)
     step = SEASON[freq] if freq == "D" else SHORT[freq]
-    origins = [o for o in range(cutoff - horizon, WINDOW[freq] - 1, -step)][:ORIGINS]
-    blocks, targets = [], []
-    for origin in origins:
-        X, level = origin_features(filled, ds, origin, horizon, freq)
-        target = y[origin : origin + horizon] / level
-        seen = ~np.isnan(target)
-        blocks.append(X[seen])
-        targets.append(target[seen])
-    if not blocks:
+    origins = np.arange(cutoff - horizon, WINDOW[freq] - 1, -step)[:ORIGINS]
+    if not len(origins):
         return np.empty((0, len(FEATURES))), np.empty(0)
-    return np.vstack(blocks), np.concatenate(targets)
+    X, levels = origin_features(fill_gaps(y), ds[0], origins, horizon, freq)
+    target = (y[origins[:, None] + np.arange(horizon)] / levels[:, None]).ravel()
+    seen = ~np.isnan(target)
+    return X[seen], target[seen]
 
 
 @dataclass
 class GlobalModels:
-    """The fitted models by origin, counted in periods before each series' end (0: the forecast)."""
+    """The fitted models by their origin, counted in periods before each series' end (0: the
+    forecast's)."""
 
     freq: str
     horizon: int
     models: dict[int, object] = field(default_factory=dict)
 
     def forecast(self, y_filled: np.ndarray, ds: pd.DatetimeIndex, origin: int) -> np.ndarray:
-        model = self.models.get(len(y_filled) - origin)
+        """From ``origin`` with the freshest model that learnt only from before it."""
+        usable = [offset for offset in self.models if offset >= len(y_filled) - origin]
+        model = self.models[min(usable)] if usable else None
         if model is None or origin < WINDOW[self.freq]:  # no model for this origin, or too little history
             return np.full(self.horizon, y_filled[max(origin - WINDOW[self.freq], 0) : origin].mean())
-        X, level = origin_features(y_filled, ds, origin, self.horizon, self.freq)
-        return np.maximum(model.predict(X), 0.0) * level
+        X, levels = origin_features(y_filled, ds[0], [origin], self.horizon, self.freq)
+        return np.maximum(model.predict(X, num_threads=1), 0.0) * levels[0]
 
 
 def _fit(X: np.ndarray, target: np.ndarray, seed: int):
@@ -128,7 +144,8 @@ def _fit(X: np.ndarray, target: np.ndarray, seed: int):
 
     if len(target) < 100:  # too little to learn from: the forecast falls back (see GlobalModels.forecast)
         return None
-    return LGBMRegressor(**PARAMS, random_state=seed).fit(X, target)  # columns in FEATURES order
+    # the booster alone: predicting through the scikit-learn wrapper re-validates its parameters every call
+    return LGBMRegressor(**PARAMS, random_state=seed).fit(X, target).booster_  # columns in FEATURES order
 
 
 def fit_global(

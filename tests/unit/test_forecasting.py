@@ -183,7 +183,7 @@ def test_report_layout_and_choice_counts():
 
 
 def test_forecast_group_keeps_the_spark_schema():
-    history = _panel(weeks=40)
+    history = _panel(weeks=40).assign(y=lambda f: 10.0 + np.arange(len(f)) % 3)
     out = forecast_group(history, ForecastConfig(horizon=4, freq="W"))
     assert list(out.columns) == fc.OUTPUT_COLUMNS and set(out["kind"]) == {"forecast", "backtest", "residual"}
 
@@ -201,9 +201,11 @@ def test_global_model_rows_learn_only_from_before_their_cutoff():
     np.testing.assert_array_equal(X, X2)
     np.testing.assert_array_equal(target, target2)
     assert len(target) == global_model.ORIGINS * 14 and X.shape[1] == len(global_model.FEATURES)
-    features, level = global_model.origin_features(y, ds, 150, 14, "D")
+    features, (level,) = global_model.origin_features(y, ds[0], [150], 14, "D")
     assert level == pytest.approx(y[122:150].mean()) and list(features[:, 0]) == list(range(1, 15))
     assert features[0, 1] == pytest.approx(y[149] / level)  # the last value over the level
+    assert features[0, 6] == pytest.approx(y[143] / level) and features[8, 6] == pytest.approx(y[145] / level)
+    assert features[0, 8] == ds[150].dayofweek and features[3, 8] == ds[153].dayofweek
 
 
 def test_global_model_learns_a_shape_shared_by_all_series():
