@@ -295,7 +295,10 @@ def forecast_group(history: pd.DataFrame, config: ForecastConfig, end=None, mode
     """All output rows of one series (columns store_id, item_id, ds, y), forecast from ``end``
     (default: its last period), intervals not yet set. The body of the grouped Spark map."""
     ds, y = complete_series(history["ds"], history["y"], config.freq, end, config.missing)
-    out = series_output(ds, y, config, models).reindex(columns=OUTPUT_COLUMNS)
+    out = series_output(ds, y, config, models)
+    if "ratios" not in out:  # no residuals at all (too short, or never an error): nulls, not NaN, for Arrow
+        out["ratios"] = None
+    out = out.reindex(columns=OUTPUT_COLUMNS)
     for key in SERIES_KEYS:
         out[key] = int(history[key].iloc[0])
     for column in ("ds", "cutoff"):

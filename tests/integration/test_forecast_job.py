@@ -78,6 +78,7 @@ def test_forecast_run_is_complete_idempotent_and_tracked(private_db):
     assert set(reasons[(1, 1)][0].split("+")) <= set(FAST_METHODS)
     assert reasons[(2, 2)][0] == "seasonal_naive" and reasons[(2, 2)][1].startswith("too_short")
     assert {r[3] for r in first if (r[1], r[2]) == (2, 1)} == {0.0}  # all zero so far: zero, not a fallback
+    assert reasons[(2, 1)] == ("rolling_median", None)
 
     forecast()  # same run key: replaced, not appended
     again = query(settings, f"SELECT {columns}, fallback_reason FROM sales_forecasts ORDER BY 2, 3, 1")
@@ -86,13 +87,16 @@ def test_forecast_run_is_complete_idempotent_and_tracked(private_db):
     assert len(runs) == 1 and runs[0][:3] == ("2024-04-29-it", 5, 1)
     accuracy = query(settings, "SELECT method, COUNT(*) FROM forecast_accuracy GROUP BY method ORDER BY method")
     assert accuracy == sorted((m, 4) for m in ("chosen", *FAST_METHODS))  # the 10-day series cannot hold out 14
-    used = query(settings, "SELECT method_used FROM forecast_accuracy WHERE method = 'chosen'")
-    assert all(u[0].count("+") == 2 for u in used)
+    used = dict(
+        query(settings, "SELECT item_id + 10 * store_id, method_used FROM forecast_accuracy WHERE method = 'chosen'")
+    )
+    assert all(used[11 + k].count("+") == 2 for k in range(3))  # three averaged on the dense series
+    assert used[21] == "rolling_median"  # a series that sold nothing: the rolling median (zero)
     ((smape_chosen, smape_naive, coverage_95, methods),) = query(
         settings, "SELECT smape_chosen, smape_seasonal_naive, coverage_95_chosen, methods_json FROM forecast_runs"
     )
     assert smape_chosen > 0 and smape_naive > 0 and 0 < coverage_95 <= 1
-    assert sum(json.loads(methods)["forecast"]["member"].values()) == 4 * 3 + 1  # 4 choices of 3, 1 fallback
+    assert sum(json.loads(methods)["forecast"]["member"].values()) == 3 * 3 + 2  # 3 choices of 3, 2 single
 
     from mlflow.tracking import MlflowClient
 
