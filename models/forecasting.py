@@ -72,11 +72,10 @@ class ForecastConfig:
         return tuple(dict.fromkeys([*self.methods, *self.compare, BASELINE]))
 
     @property
-    def origin_offsets(self) -> list[int]:
-        """Every forecast origin of a run, in periods before the series' end: the forecast's (0),
-        each backtest origin's, and their selection windows'."""
-        h, ends = self.horizon, [0] + [self.horizon * (k + 1) for k in range(self.folds)]
-        return sorted({end + j * h for end in ends for j in range(self.selection_folds + 1)})
+    def earliest_origin(self) -> int:
+        """The run's earliest forecast origin, in periods before the series' end: the first
+        selection window of the first backtest origin."""
+        return self.horizon * (self.folds + self.selection_folds)
 
     @property
     def min_origin(self) -> int:
@@ -353,8 +352,7 @@ def global_models(history: pd.DataFrame, config: ForecastConfig, end=None, threa
 def global_models_of(series, config: ForecastConfig, threads: int = 1) -> GlobalModels:
     """Two global models over ``series`` (ds, y): one for the run's earliest origin, which serves
     every backtest and selection origin after it, and one for the forecast."""
-    offsets = config.origin_offsets
-    return fit_global(series, sorted({offsets[0], offsets[-1]}), config.horizon, config.freq, threads)
+    return fit_global(series, [0, config.earliest_origin], config.horizon, config.freq, threads)
 
 
 def forecast_partition(history: pd.DataFrame, config: ForecastConfig, end=None, models=None) -> pd.DataFrame:
