@@ -19,13 +19,18 @@ status:           ## health of each service
 
 DEMO_DAY  := $(shell date -u -d yesterday +%F)
 DEMO_PREV := $(shell date -u -d '2 days ago' +%F)
+DEMO_BACK := $(shell date -u -d '29 days ago' +%F)
 DEMO_DAYS := 800
 
 demo: up          ## the operator's path: producers -> Kafka, then the DAGs triggered through Airflow's scheduler
+	@echo "== master data: the demo catalogue's product and store names (jobs.catalogue) for the analysts' dimensions"
+	$(PY) -m jobs.catalogue demo
 	@echo "== producers: $(DEMO_DAYS) days of store-item sales up to $(DEMO_DAY) (1% malformed) -> Kafka"
 	$(PY) -m jobs.produce --source generated --until $(DEMO_DAY) --days $(DEMO_DAYS) --malformed-fraction 0.01
 	@echo "== transactions_ingest (REST API trigger, no logical date, as the UI's Trigger button)"
 	$(PY) -m jobs.trigger transactions_ingest
+	@echo "== retail_pipeline for $(DEMO_BACK), four weeks back: its forecast meets the actual sales in v_forecast_vs_actual"
+	$(PY) -m jobs.trigger retail_pipeline --logical-date $(DEMO_BACK)
 	@echo "== retail_pipeline for $(DEMO_DAY), the scheduled slot of the last complete day"
 	$(PY) -m jobs.trigger retail_pipeline --logical-date $(DEMO_DAY)
 	@echo "== producers: reviews (real labelled + generated, 1% malformed) and social posts for 90 days up to $(DEMO_DAY)"

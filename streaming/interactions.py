@@ -28,7 +28,7 @@ from streaming.sinks import (
     BatchResult,
     MySQLBatchSink,
     TopicPublisher,
-    arrow_offsets,
+    arrow_source,
     dead_letter_messages,
 )
 
@@ -74,7 +74,7 @@ class Interactions:
         table = batch_df.toArrow()
         good, quarantined, columns = split_validated(table)
         events = first_per_document(good.to_pylist(), "event_id")
-        offsets = arrow_offsets(table)
+        source = arrow_source(table)
         self.publisher.publish(
             self.settings.topic_dead_letter, dead_letter_messages(quarantined), self.query_name, batch_id
         )
@@ -94,7 +94,7 @@ class Interactions:
             self.sink.quarantine(cur, batch_id, quarantined)
             return BatchCounts(table.num_rows, new, len(quarantined))
 
-        self.on_batch(self.sink.commit(batch_id, started, work, offsets))
+        self.on_batch(self.sink.commit(batch_id, started, work, source))
 
     def close(self) -> None:
         self.sink.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from common.settings import Settings
 from streaming.contracts import CONTRACTS, Contract
-from streaming.sinks import BatchResult, MySQLBatchSink, TopicPublisher, arrow_offsets, dead_letter_messages
+from streaming.sinks import BatchResult, MySQLBatchSink, TopicPublisher, arrow_source, dead_letter_messages
 
 QUERIES: dict[str, Contract] = {c.table: c for c in CONTRACTS.values()}
 
@@ -72,12 +72,12 @@ class RawIngest:
         started = time.time()
         table = batch_df.toArrow()
         rows, quarantined, _ = split_validated(table)
-        offsets = arrow_offsets(table)
+        source = arrow_source(table)
         # dead letters go out on every attempt (consumers dedupe by key); then the one transaction
         self.publisher.publish(
             self.settings.topic_dead_letter, dead_letter_messages(quarantined), self.query_name, batch_id
         )
-        self.on_batch(self.sink.write(batch_id, rows, quarantined, started, offsets))
+        self.on_batch(self.sink.write(batch_id, rows, quarantined, started, source))
 
     def close(self) -> None:
         self.sink.close()

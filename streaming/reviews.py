@@ -30,7 +30,7 @@ from streaming.sinks import (
     BatchResult,
     MySQLBatchSink,
     TopicPublisher,
-    arrow_offsets,
+    arrow_source,
     dead_letter_messages,
     fill_table,
     utc,
@@ -153,7 +153,7 @@ class ReviewScoring:
         entities = self.scorer.tagger.tag(texts)
         sentiment, found = scored_rows(records, self.doc_type, self.id_field, proba, classes, entities,
                                        self.scorer.version, utc(started))  # fmt: skip
-        offsets = arrow_offsets(table)
+        source = arrow_source(table)
         # results and dead letters go out before the commit, on every attempt (consumers dedupe by key)
         publish = self.publisher.publish
         publish(self.settings.topic_dead_letter, dead_letter_messages(quarantined), self.query_name, batch_id)
@@ -176,7 +176,7 @@ class ReviewScoring:
             self.sink.quarantine(cur, batch_id, quarantined)
             return BatchCounts(table.num_rows, written, len(quarantined))
 
-        result = self.sink.commit(batch_id, started, work, offsets)
+        result = self.sink.commit(batch_id, started, work, source)
         self.on_batch(result)
         items = sorted({row[2] for row in sentiment if row[2] is not None})
         if self.after_commit is not None and items and not result.replayed:

@@ -36,8 +36,8 @@ from streaming.sinks import (
     BatchResult,
     MySQLBatchSink,
     TopicPublisher,
+    batch_source,
     dead_letter_messages,
-    offset_ranges,
     utc,
 )
 
@@ -107,14 +107,14 @@ class SalesAggregation:
         started = time.time()
         batch = batch_df.persist()
         try:
-            offsets = offset_ranges(
+            source = batch_source(
                 batch.groupBy("kafka_topic", "kafka_partition")
-                .agg(F.min("kafka_offset"), F.max("kafka_offset"))
+                .agg(F.min("kafka_offset"), F.max("kafka_offset"), F.min("kafka_timestamp"))
                 .toArrow()
                 .to_pylist()
             )
             work = lambda cur: self._work(cur, batch, batch_id, started)  # noqa: E731
-            self.on_batch(self.sink.commit(batch_id, started, work, offsets))
+            self.on_batch(self.sink.commit(batch_id, started, work, source))
         finally:
             batch.unpersist()
 

@@ -184,16 +184,16 @@ class MySQLBatchSink:
         return cur.fetchone()[0]
 
     def commit(
-        self, batch_id: int, started: float, work: Callable[[object], BatchCounts], offsets: dict | None = None
+        self, batch_id: int, started: float, work: Callable[[object], BatchCounts], source: BatchSource | None = None
     ) -> BatchResult:
         """Run ``work(cursor)`` and record the batch in one transaction; a replayed batch (same id,
-        same Kafka offsets) is a no-op. MySQL unreachable: the whole transaction is retried, with
+        same Kafka offsets in ``source``) is a no-op. MySQL unreachable: the whole transaction is retried, with
         backoff, for up to ``settings.mysql_retry_seconds``."""
         deadline = time.monotonic() + self.settings.mysql_retry_seconds
         pause = 1.0
         while True:
             try:
-                return self._commit_once(batch_id, started, work, offsets)
+                return self._commit_once(batch_id, started, work, source)
             except (mysql.connector.errors.InterfaceError, mysql.connector.errors.OperationalError) as exc:
                 if getattr(exc, "errno", None) not in CONNECTION_LOST or time.monotonic() + pause > deadline:
                     raise
@@ -202,7 +202,8 @@ class MySQLBatchSink:
                 time.sleep(pause)
                 pause = min(pause * 2, 10.0)
 
-    def _commit_once(self, batch_id: int, started: float, work, offsets: dict | None) -> BatchResult:
+    def _commit_once(self, batch_id: int, started: float, work, source: BatchSource | None) -> BatchResult:
+        offsets = None if source is None else source.offsets
         conn = self._connection()
         with transaction(conn) as cur:
             cur.execute(
@@ -226,15 +227,16 @@ class MySQLBatchSink:
             duration_ms = int((finished - started) * 1000)
             cur.execute(
                 "INSERT INTO stream_batches (query_name, batch_id, rows_in, rows_written, rows_quarantined,"
-                " late_rows, duration_ms, started_at, finished_at, max_event_time, offsets)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " late_rows, duration_ms, started_at, finished_at, max_event_time, first_arrival, offsets)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (self.query_name, batch_id, *counts.row_counts, duration_ms, utc(started), utc(finished))
-                + (counts.max_event_time, None if offsets is None else json.dumps(offsets, sort_keys=True)),
+                + (counts.max_event_time, None if source is None else source.first_arrival)
+                + (None if offsets is None else json.dumps(offsets, sort_keys=True),),
             )
         return BatchResult(batch_id, *counts.row_counts, duration_ms, replayed=False)
 
     def write(
-        self, batch_id: int, rows, quarantined: list[dict], started: float, offsets: dict | None = None
+        self, batch_id: int, rows, quarantined: list[dict], started: float, source: BatchSource | None = None
     ) -> BatchResult:
         """Upsert rows (tuples or a pyarrow Table, in ``columns`` order) into ``table`` and quarantine
         the rejects."""
@@ -244,7 +246,7 @@ class MySQLBatchSink:
             self.quarantine(cur, batch_id, quarantined)
             return BatchCounts(len(rows) + len(quarantined), written, len(quarantined))
 
-        return self.commit(batch_id, started, work, offsets)
+        return self.commit(batch_id, started, work, source)
 
     def load_temporary(self, cur, name: str, like: str, columns: list[str], rows) -> None:
         """(Re)create temporary table ``name`` shaped like ``like`` and bulk-fill it with rows."""
@@ -292,22 +294,36 @@ def utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC).replace(tzinfo=None)
 
 
-def offset_ranges(rows: list[dict]) -> dict[str, dict[str, list[int]]]:
-    """A batch's Kafka positions, ``{topic: {partition: [first, last]}}``, from grouped rows whose
-    values are (topic, partition, min offset, max offset) in that order."""
+@dataclass(frozen=True)
+class BatchSource:
+    """Where a micro-batch came from: its Kafka positions, ``{topic: {partition: [first, last]}}``
+    (the ledger's replay check), and the broker's append time of its oldest record (naive UTC; the
+    start of the batch's latency)."""
+
+    offsets: dict[str, dict[str, list[int]]]
+    first_arrival: datetime | None = None
+
+
+def batch_source(rows: list[dict]) -> BatchSource:
+    """A :class:`BatchSource` from grouped rows whose values are (topic, partition, min offset,
+    max offset, min Kafka timestamp) in that order."""
     ranges: dict[str, dict[str, list[int]]] = {}
+    arrivals = []
     for row in rows:
-        topic, partition, first, last = row.values()
+        topic, partition, first, last, arrival = row.values()
         ranges.setdefault(topic, {})[str(partition)] = [int(first), int(last)]
-    return ranges
+        if arrival is not None:
+            arrivals.append(arrival)
+    return BatchSource(ranges, min(arrivals, default=None))
 
 
-def arrow_offsets(table) -> dict[str, dict[str, list[int]]]:
-    """:func:`offset_ranges` of an Arrow batch with kafka_topic, kafka_partition, kafka_offset columns."""
+def arrow_source(table) -> BatchSource:
+    """:func:`batch_source` of an Arrow batch with kafka_topic, kafka_partition, kafka_offset and
+    kafka_timestamp columns."""
     grouped = table.group_by(["kafka_topic", "kafka_partition"]).aggregate(
-        [("kafka_offset", "min"), ("kafka_offset", "max")]
+        [("kafka_offset", "min"), ("kafka_offset", "max"), ("kafka_timestamp", "min")]
     )
-    return offset_ranges(grouped.to_pylist())
+    return batch_source(grouped.to_pylist())
 
 
 class LedgerMismatch(RuntimeError):

@@ -49,5 +49,6 @@ def test_review_pipeline_triggered_with_and_without_a_logical_date(operator_stac
     decisions = query(settings, "SELECT model_version, promoted FROM model_decisions ORDER BY decided_at")
     assert len(decisions) >= 2 and decisions[0] == ("1", 1)  # trained on first use, then the day's retrain
     assert query(settings, "SELECT COUNT(*) FROM sentiment_sales_daily")[0][0] > 0
-    assert query(settings, "SELECT COUNT(*) FROM review_entities WHERE entity_label = 'PRODUCT'")[0][0] > 0
+    # the analyst sees each entity with its document's product, day and sentiment (read-only account)
+    assert query(settings, "SELECT COUNT(*) FROM v_entity_mentions WHERE entity_label = 'PRODUCT'")[0][0] > 0
     assert '"sentiment"' in pipeline("jobs.consume", settings.topic_review_sentiment, "--limit", "1")

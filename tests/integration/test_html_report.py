@@ -70,7 +70,32 @@ def fill(settings):
             ("risk_m", "1", DAY, "units_7", "ks", 0.05, 0.6, 0.01, 0, 0, NOW),
         ],
         "stream_batches (query_name, batch_id, rows_in, rows_written, rows_quarantined, late_rows, duration_ms,"
-        " started_at, finished_at)": [("raw_transactions", 0, 1000, 990, 10, 0, 1200, NOW, NOW)],
+        " started_at, finished_at, first_arrival)": [
+            ("raw_transactions", 0, 1000, 990, 10, 0, 1200, NOW, NOW, NOW - timedelta(seconds=90))
+        ],
+        "product_catalogue (item_id, product_name, brand, category, source, updated_at)": [
+            (1, "Acme Granola", "Acme", "Granola", "csv", NOW)
+        ],
+        "review_sentiment (doc_type, doc_id, item_id, store_id, created_at, sentiment, confidence, p_negative,"
+        " p_neutral, p_positive, synthetic, text, model_version, scored_at)": [
+            (
+                "review",
+                f"r{n}",
+                1,
+                1,
+                NOW,
+                "negative" if n < 7 else "positive",
+                0.9,
+                0.9,
+                0.05,
+                0.05,
+                0,
+                "meh",
+                "m/1",
+                NOW,
+            )
+            for n in range(10)
+        ],  # fmt: skip
         "quarantined_events (source_topic, source_partition, source_offset, query_name, batch_id, reason_code,"
         " reason)": [("t", 0, n, "raw_transactions", 0, "bad_number", "units='x'") for n in range(10)],
     }
@@ -103,6 +128,10 @@ def test_every_chart_renders_in_a_headless_browser(private_db, tmp_path):
     assert re.findall(r'data-chart="(\w+)" data-has-image="1"', text) == list(CHARTS)
     assert "http://" not in text and "https://" not in text  # self-contained: nothing to fetch
     assert "risk up: falling sales" in text and "1 feature(s) drifted (price_28)" in text
+    # names from the product dimension; the top-products, most-criticised and latency tables
+    assert "<td>Acme Granola (item 1)</td><td>1</td><td>360</td><td>" in text  # 30 days x 12 units forecast
+    assert "<td>Acme Granola</td><td>10</td><td>70%</td><td>30%</td>" in text
+    assert "<td>1,200</td><td>90</td><td>90</td>" in text  # batch ms, mean and max latency (s)
 
     browser = ["chromium-headless-shell", "--no-sandbox", "--disable-gpu", "--window-size=1100,4200"]
     dom = subprocess.run([*browser, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()], capture_output=True,

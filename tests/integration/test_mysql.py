@@ -85,15 +85,15 @@ def test_least_privilege_per_table_and_host(settings):
 
 
 def test_a_replayed_batch_id_with_other_offsets_is_an_error_not_a_skip(settings):
-    from streaming.sinks import LedgerMismatch
+    from streaming.sinks import BatchSource, LedgerMismatch
 
     name, prefix = f"sink_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
     sink = MySQLBatchSink(settings, name, TRANSACTION.table, TRANSACTION.table_columns, ["event_id"])
-    covered = {"tx": {"0": [0, 9], "1": [0, 4]}}
+    covered = BatchSource({"tx": {"0": [0, 9], "1": [0, 4]}})
     sink.write(0, rows(prefix, 10), [], time.time(), covered)
     assert sink.write(0, rows(prefix, 10), [], time.time(), covered).replayed  # a true replay: skipped
     with pytest.raises(LedgerMismatch, match=r"committed for offsets .*'1': \[0, 4\].* now comes with"):
-        sink.write(0, rows(prefix, 10), [], time.time(), {"tx": {"0": [10, 19]}})
+        sink.write(0, rows(prefix, 10), [], time.time(), BatchSource({"tx": {"0": [10, 19]}}))
     sink.close()
 
 
@@ -195,3 +195,60 @@ def test_latest_forecasts_show_only_the_newest_run_of_the_newest_day(private_db)
                         " 0, 3, 'prophet')", (key,))  # fmt: skip
     conn.close()
     assert query(private_db, "SELECT run_key FROM v_latest_forecasts", role="reader") == [("rerun",)]
+
+
+def test_dimensions_name_what_the_master_data_knows_and_cover_every_fact(private_db, tmp_path):
+    """The product and store dimensions list every id of any fact (named from master data, else
+    "item <id>"); the date dimension spans the facts' days; a re-load updates, never duplicates."""
+    from common.db import transaction
+    from jobs import catalogue
+
+    assert catalogue.main(["demo", "--items", "3", "--stores", "2"]) == 0
+    products = tmp_path / "products.csv"
+    products.write_text("item_id,product_name,brand,category\n2,Acme Oats,Acme,Cereal\n")
+    assert catalogue.main(["csv", "--products", str(products)]) == 0  # master data of your own wins
+    conn = connect(private_db)
+    with transaction(conn) as cur:
+        cur.executemany("INSERT INTO daily_sales (sale_date, store_id, item_id, units, revenue, sale_lines)"
+                        " VALUES (%s, %s, %s, 1, 1.0, 1)", [("2026-01-05", 1, 1), ("2026-01-09", 7, 99)])  # fmt: skip
+        cur.execute("INSERT INTO interactions (visitor_id, item_id, views, carts, purchases, confidence, first_seen,"
+                    " last_seen) VALUES (1, 500, 1, 0, 0, 1, '2026-01-02 10:00', '2026-01-03 10:00')")  # fmt: skip
+    conn.close()
+    dim = {row[0]: row[1:] for row in query(private_db, "SELECT * FROM v_dim_product", role="reader")}
+    assert set(dim) == {1, 2, 3, 99, 500}
+    assert dim[2] == ("Acme Oats", "Acme", "Cereal", 1) and dim[99] == ("item 99", "unknown", "unknown", 0)
+    stores = dict(query(private_db, "SELECT store_id, in_catalogue FROM v_dim_store", role="reader"))
+    assert stores == {1: 1, 2: 1, 7: 0}
+    days = query(private_db, "SELECT MIN(date_key), MAX(date_key), COUNT(*), SUM(is_weekend) FROM v_dim_date",
+                 role="reader")  # fmt: skip
+    assert [tuple(map(str, d)) for d in days] == [("2026-01-02", "2026-01-09", "8", "2")]  # Jan 3, 4 weekend
+    with pytest.raises(mysql.connector.Error, match="denied"):
+        conn = connect(private_db, "reader")
+        try:
+            conn.cursor().execute("DELETE FROM product_catalogue")
+        finally:
+            conn.close()
+
+
+def documented_view_columns() -> dict[str, list[str]]:
+    """dashboards/README.md: each `#### \\`view\\`` heading and the first column of its table."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "dashboards" / "README.md").read_text()
+    views = {}
+    for block in re.split(r"^#### ", text, flags=re.M)[1:]:
+        name = re.match(r"`(\w+)`", block).group(1)
+        views[name] = re.findall(r"^\| `(\w+)` \|", block.split("\n### ")[0].split("\n## ")[0], flags=re.M)
+    return views
+
+
+def test_every_view_is_documented_column_by_column_for_the_analysts(settings):
+    rows = query(settings, "SELECT c.table_name, c.column_name FROM information_schema.columns c JOIN"
+                 " information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name"
+                 " WHERE c.table_schema = %s AND t.table_type = 'VIEW' ORDER BY c.table_name, c.ordinal_position",
+                 (settings.mysql_database,), role="admin")  # fmt: skip
+    actual: dict[str, list[str]] = {}
+    for view, column in rows:
+        actual.setdefault(view, []).append(column)
+    assert documented_view_columns() == actual

@@ -69,6 +69,8 @@ def test_stream_adds_each_event_once_and_counts_late_rows(private_db, topic, tmp
         settings, "SELECT SUM(rows_in), SUM(late_rows) FROM stream_batches WHERE query_name = 'sales_aggregation'"
     )
     assert [int(v) for v in batches[0]] == [len(events) + len(resend) + 2, 2]
+    no_latency = "SELECT COUNT(*) FROM v_pipeline_health WHERE query_name = 'sales_aggregation' AND latency_ms IS NULL"
+    assert query(settings, no_latency)[0][0] == 0  # every batch knows when its oldest record arrived
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, consumer_timeout_ms=3000)
     result_topic = settings.topic_retail_aggregated

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import time
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def test_kill_dash_nine_mid_batch_of_sales_aggregation_loses_and_doubles_nothing
 
 
 def test_poison_records_are_quarantined_with_reasons_and_good_rows_land(settings, topic, tmp_path):
+    before = datetime.now(UTC).replace(tzinfo=None)
     summary = produce_transactions(settings, topic, 4000, seed=11, malformed=0.05)
     assert 100 < summary.malformed < 300
     name = f"poison_{topic}"
@@ -101,6 +103,11 @@ def test_poison_records_are_quarantined_with_reasons_and_good_rows_land(settings
     )[0]
     assert (int(batch[0]), int(batch[1])) == (summary.sent, summary.malformed)
     assert dead_letters_for(settings, topic) == summary.malformed
+    # latency: from the oldest record's append to the commit, so at least the batch's own duration
+    # and at most the time since the first message was produced
+    health = query(settings, "SELECT latency_ms, duration_ms FROM v_pipeline_health WHERE query_name = %s", (name,))
+    wall_ms = (datetime.now(UTC).replace(tzinfo=None) - before).total_seconds() * 1000
+    assert health and all(duration - 1 <= latency <= wall_ms for latency, duration in health), (health, wall_ms)
 
 
 def dead_letters_for(settings, topic):

@@ -113,3 +113,25 @@ def test_stream_checkpoints_live_on_a_volume_shared_by_driver_and_executors():
     checkpoint = load_settings({"RETAIL_PULSE_ENV": "docker"}).checkpoint_root
     for name in ("spark-worker", *AIRFLOW):
         assert f"checkpoints:{checkpoint}" in SERVICES[name]["volumes"], name
+
+
+def test_power_bi_data_source_files_point_at_each_stacks_mysql():
+    """A .pbids holds one MySQL connection (Data Source Reference format: protocol mysql, address
+    server + database), no credentials, at the port and database each stack serves."""
+    import json
+
+    local = load_settings({"RETAIL_PULSE_ENV": "local"})
+    published = next(p for p in SERVICES["mysql"]["ports"] if p.endswith(":3306"))
+    expected = {
+        "local": f"127.0.0.1:{local.mysql_port}",
+        "docker": f"127.0.0.1:{published.split(':')[1]}",
+    }
+    for stack, server in expected.items():
+        pbids = json.loads((ROOT / "dashboards" / f"retail_pulse_{stack}.pbids").read_text())
+        [connection] = pbids["connections"]
+        assert pbids["version"] == "0.1" and connection["mode"] == "Import"
+        assert connection["details"] == {
+            "protocol": "mysql",
+            "address": {"server": server, "database": SERVICES["mysql"]["environment"]["MYSQL_DATABASE"]},
+        }
+        assert "password" not in json.dumps(pbids).lower()

@@ -96,3 +96,23 @@ def test_a_broker_lost_between_two_offset_requests_is_broker_unavailable():
     reader._consumer = LostAfterEnds()
     with pytest.raises(BrokerUnavailable, match="did not answer for tx: .*Failed to get offsets"):
         reader._begins(["0", "1"])
+
+
+def test_batch_source_keeps_each_partitions_range_and_the_oldest_arrival():
+    import pyarrow as pa
+
+    from streaming.sinks import arrow_source
+
+    early, late = datetime(2026, 1, 1, 8), datetime(2026, 1, 1, 9)
+    table = pa.table(
+        {
+            "kafka_topic": ["tx", "tx", "tx", "tx"],
+            "kafka_partition": [0, 0, 1, 1],
+            "kafka_offset": [5, 7, 2, 3],
+            "kafka_timestamp": pa.array([late, late, early, None], pa.timestamp("us")),
+        }
+    )
+    source = arrow_source(table)
+    assert source.offsets == {"tx": {"0": [5, 7], "1": [2, 3]}}
+    assert source.first_arrival == early
+    assert arrow_source(table.slice(3)).first_arrival is None  # no timestamp: no latency, not an error
