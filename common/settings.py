@@ -91,13 +91,6 @@ class Settings:
     def mlflow_experiment(self, name: str) -> str:
         return f"{self.mlflow_experiment_prefix}/{name}"
 
-    def public_dict(self) -> dict:
-        """Settings with secrets masked, for logs and `--help` output."""
-        return {
-            f.name: ("***" if f.name in SECRET_FIELDS and getattr(self, f.name) else getattr(self, f.name))
-            for f in fields(self)
-        }
-
 
 # Profile defaults differ only where the environment really differs.
 _PROFILE_DEFAULTS: dict[str, dict] = {

@@ -31,3 +31,28 @@ SELECT ROUND(AVG(fallback), 4) AS fallback_share, COUNT(DISTINCT visitor_id) AS 
 SELECT store_id, item_id, ROUND(risk, 3) AS risk, risk_reason, ROUND(expected_units_28) AS units_28,
        ROUND(units_lower_80) AS low_80, ROUND(units_upper_80) AS high_80
 FROM v_product_risk ORDER BY risk DESC LIMIT 10;
+
+-- Which products will sell most over the newest run's horizon (all stores)?
+SELECT p.product_name, p.category, ROUND(SUM(f.yhat)) AS forecast_units, ROUND(SUM(f.yhat_lower_95)) AS low_95,
+       ROUND(SUM(f.yhat_upper_95)) AS high_95
+FROM v_latest_forecasts f JOIN v_dim_product p USING (item_id)
+GROUP BY p.product_name, p.category ORDER BY forecast_units DESC LIMIT 10;
+
+-- What do customers say: the most criticised products, and what the documents name.
+SELECT p.product_name, COUNT(*) AS documents, ROUND(AVG(r.sentiment = 'negative'), 3) AS negative_share
+FROM v_reviews r JOIN v_dim_product p USING (item_id)
+GROUP BY p.product_name HAVING documents >= 10 ORDER BY negative_share DESC LIMIT 10;
+
+SELECT entity_label, entity_text, COUNT(*) AS mentions, ROUND(AVG(sentiment = 'negative'), 3) AS negative_share
+FROM v_entity_mentions GROUP BY entity_label, entity_text ORDER BY mentions DESC LIMIT 20;
+
+-- Weekly net sentiment per category (the date and product dimensions at work).
+SELECT d.week_start, p.category, COUNT(*) AS documents,
+       ROUND((SUM(r.sentiment = 'positive') - SUM(r.sentiment = 'negative')) / COUNT(*), 3) AS net_sentiment
+FROM v_reviews r JOIN v_dim_date d ON d.date_key = r.review_date JOIN v_dim_product p ON p.item_id = r.item_id
+GROUP BY d.week_start, p.category ORDER BY d.week_start, p.category;
+
+-- Pipeline health per stream query and day: rows, bad rows, duration and latency.
+SELECT batch_date, query_name, COUNT(*) AS batches, SUM(rows_in) AS rows_in, SUM(rows_quarantined) AS quarantined,
+       SUM(late_rows) AS late, ROUND(AVG(duration_ms)) AS mean_ms, ROUND(MAX(latency_ms) / 1000, 1) AS max_latency_s
+FROM v_pipeline_health GROUP BY batch_date, query_name ORDER BY batch_date DESC, query_name;

@@ -73,6 +73,9 @@ def fill(settings):
         " started_at, finished_at, first_arrival)": [
             ("raw_transactions", 0, 1000, 990, 10, 0, 1200, NOW, NOW, NOW - timedelta(seconds=90))
         ],
+        "recommendations (visitor_id, rank_no, item_id, score, fallback, model_version, run_id, generated_at)": [
+            (7, 1, 1, 0.9, 0, "1", "run1", NOW)
+        ],
         "product_catalogue (item_id, product_name, brand, category, source, updated_at)": [
             (1, "Acme Granola", "Acme", "Granola", "csv", NOW)
         ],
@@ -132,6 +135,7 @@ def test_every_chart_renders_in_a_headless_browser(private_db, tmp_path):
     assert "<td>Acme Granola (item 1)</td><td>1</td><td>360</td><td>" in text  # 30 days x 12 units forecast
     assert "<td>Acme Granola</td><td>10</td><td>70%</td><td>30%</td>" in text
     assert "<td>1,200</td><td>90</td><td>90</td>" in text  # batch ms, mean and max latency (s)
+    assert "<td>Acme Granola (item 1)</td><td>1 of 1</td><td>1</td>" in text  # the most recommended
 
     browser = ["chromium-headless-shell", "--no-sandbox", "--disable-gpu", "--window-size=1100,4200"]
     dom = subprocess.run([*browser, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()], capture_output=True,

@@ -152,7 +152,7 @@ def test_dashboard_queries_run_as_the_powerbi_reader(settings):
 
     sql = (Path(__file__).resolve().parents[2] / "dashboards" / "queries.sql").read_text()
     statements = Migration(0, "queries.sql", sql).statements()
-    assert len(statements) == 8
+    assert len(statements) == 13
     for statement in statements:
         query(settings, statement, role="reader")  # raises if a view, column or grant is wrong
 

@@ -26,7 +26,6 @@ def test_generated_credentials_file_is_read_but_env_wins(tmp_path):
     env = {"RP_STATE_DIR": str(tmp_path), "RP_MYSQL_WRITER_PASSWORD": "fromenv"}
     settings = load_settings(env)
     assert settings.mysql_writer_password == "fromenv"
-    assert settings.public_dict()["mysql_writer_password"] == "***"
 
 
 def test_mlflow_uri_follows_port(tmp_path):
@@ -80,3 +79,15 @@ def test_a_rewritten_migration_keeps_databases_that_applied_the_original():
 
     sales = load_migrations()[2]
     assert sales.name == "0003_sales.sql" and sales.checksum not in REWRITTEN[3]
+
+
+def test_every_setting_is_in_the_readme_configuration_table():
+    import re
+    from dataclasses import fields
+
+    from common.settings import REPO_ROOT, Settings
+
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index("### Configuration") : text.index("### Troubleshooting")]
+    documented = re.findall(r"^\| `RP_(\w+)` \|", section, flags=re.M)
+    assert sorted(documented) == sorted(f.name.upper() for f in fields(Settings) if f.name != "profile")
