@@ -133,23 +133,21 @@ def recommendations(settings) -> dict:
 
 
 def product_models(settings, top: int = 5) -> dict:
-    """The riskiest products of the latest scoring run (v_product_risk; each at its riskiest store), each model's newest
-    promoted version against its baseline, and the newest drift verdicts."""
-    from streaming.catalogue import catalogue
-
-    names = {p.item_id: p.name for p in catalogue().products}
+    """The riskiest products of the latest scoring run (v_product_risk, named by v_dim_product; each
+    at its riskiest store), each model's newest promoted version against its baseline, and the
+    newest drift verdicts."""
     risky = query(
         settings,
-        "SELECT as_of, store_id, item_id, risk, risk_reason, expected_units_28, units_lower_80, units_upper_80"
-        " FROM v_product_risk ORDER BY risk DESC, store_id, item_id",
+        "SELECT r.as_of, r.store_id, r.item_id, r.risk, r.risk_reason, r.expected_units_28, r.units_lower_80,"
+        " r.units_upper_80, p.product_name FROM v_product_risk r JOIN v_dim_product p ON p.item_id = r.item_id"
+        " ORDER BY r.risk DESC, r.store_id, r.item_id",
     )
-    keys = ("as_of", "store_id", "item_id", "risk", "reason", "expected_units_28", "units_lower_80", "units_upper_80")
+    keys = ("as_of", "store_id", "item_id", "risk", "reason", "expected_units_28", "units_lower_80", "units_upper_80",
+            "product")  # fmt: skip
     first = {}  # item -> its riskiest store's row
     for r in risky:
         first.setdefault(r[2], r)
-    rows = [dict(zip(keys, r, strict=True)) | {"product": names.get(r[2], f"item {r[2]}")} for r in first.values()][
-        :top
-    ]
+    rows = [dict(zip(keys, r, strict=True)) for r in first.values()][:top]
     models = query(
         settings,
         "SELECT d.model_name, d.model_version, d.metric, d.challenger_value, d.baseline_value FROM model_decisions d"

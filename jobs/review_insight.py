@@ -24,7 +24,6 @@ import pandas as pd
 from common.cli import entry_point
 from common.db import connect, query, transaction
 from common.settings import load_settings
-from streaming.catalogue import catalogue
 
 LAGS = (0, 1, 3, 7)
 
@@ -62,17 +61,17 @@ def lagged_correlations(daily: pd.DataFrame, lags=LAGS, min_days: int = 10) -> p
 
 
 def top_negative_products(settings, top: int, min_documents: int) -> list[dict]:
-    """The items with the highest share of negative reviews and posts (all stores), named from the
-    catalogue."""
-    names = {p.item_id: p.name for p in catalogue().products}
+    """The items with the highest share of negative reviews and posts (all stores), named by the
+    product dimension."""
     rows = query(
         settings,
-        "SELECT item_id, SUM(documents), SUM(negative) / SUM(documents) AS share FROM v_product_sentiment"
-        " GROUP BY item_id HAVING SUM(documents) >= %s ORDER BY share DESC, item_id LIMIT %s",
+        "SELECT s.item_id, p.product_name, SUM(s.documents), SUM(s.negative) / SUM(s.documents) AS share"
+        " FROM v_product_sentiment s JOIN v_dim_product p ON p.item_id = s.item_id"
+        " GROUP BY s.item_id, p.product_name HAVING SUM(s.documents) >= %s ORDER BY share DESC, s.item_id LIMIT %s",
         (min_documents, top),
     )
-    return [{"item_id": i, "product": names.get(i, f"item {i}"), "documents": int(d), "negative_share": float(s)}
-            for i, d, s in rows]  # fmt: skip
+    return [{"item_id": i, "product": name, "documents": int(d), "negative_share": float(s)}
+            for i, name, d, s in rows]  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
