@@ -5,7 +5,8 @@
 
 Reads MySQL as the analysts' read-only account (`powerbi_reader`: the views Power BI uses) and
 draws, with matplotlib, each picture as an inline PNG (no network, no external file):
-forecast vs actual with the 80% / 95% bands, the sentiment trend of the most reviewed products,
+forecast vs actual with the 80% / 95% bands (and an earlier run's forecast over the days that have
+happened since, with its realised error), the sentiment trend of the most reviewed products,
 the riskiest products with their reasons and expected sales, recommendation quality (ALS vs
 popularity per training run), drift status (PSI per feature of the newest check), and pipeline
 health (rows in / written / quarantined / late, batch duration and latency per stream query, bad
@@ -102,8 +103,18 @@ def forecast_section(settings: Settings, days: int) -> Section:
     actual = frame(settings, "SELECT sale_date, units FROM daily_sales WHERE store_id = %s AND item_id = %s"
                    " AND sale_date >= %s - INTERVAL %s DAY ORDER BY sale_date", ["day", "units"],
                    (store, item, forecast["as_of"][0], days))  # fmt: skip
+    # the newest earlier run whose forecast days have happened: its forecast against what then sold
+    past = frame(settings, "SELECT forecast_date, yhat, yhat_lower_95, yhat_upper_95, as_of FROM v_forecast_vs_actual"
+                 " WHERE store_id = %s AND item_id = %s AND as_of = (SELECT MAX(as_of) FROM v_forecast_vs_actual"
+                 " WHERE store_id = %s AND item_id = %s) ORDER BY forecast_date",
+                 ["day", "yhat", "lo95", "hi95", "as_of"], (store, item, store, item))  # fmt: skip
     fig, ax = figure()
     ax.plot(pd.to_datetime(actual["day"]), actual["units"], color="black", lw=1, label="actual units")
+    if not past.empty:
+        x = pd.to_datetime(past["day"])
+        ax.fill_between(x, past["lo95"], past["hi95"], alpha=0.25, color="tab:orange",
+                        label=f"forecast from {past['as_of'][0]}, 95%")  # fmt: skip
+        ax.plot(x, past["yhat"], color="tab:orange", lw=1.2, ls="--")
     x = pd.to_datetime(forecast["day"])
     ax.fill_between(x, forecast["lo95"], forecast["hi95"], alpha=0.2, color="tab:blue", label="95% interval")
     ax.fill_between(x, forecast["lo80"], forecast["hi80"], alpha=0.35, color="tab:blue", label="80% interval")
@@ -111,9 +122,32 @@ def forecast_section(settings: Settings, days: int) -> Section:
     name = labelled(product_names(settings).get(item, f"item {item}"), item)
     ax.set_title(f"{name}, store {store}: forecast from {forecast['as_of'][0]}")
     ax.legend(loc="upper left", fontsize=8)
+    date_axis(ax)
     section.image = png(fig)
+    section.note = realised_accuracy(settings)
     section.table = top_products_table(settings, forecast["as_of"][0], len(forecast))
     return section
+
+
+def realised_accuracy(settings: Settings) -> str:
+    """One line on how the past runs' forecasts turned out, over every series and realised day."""
+    runs = frame(settings, "SELECT run_key, COUNT(*), AVG(abs_error), AVG(inside_95) FROM v_forecast_vs_actual"
+                 " GROUP BY run_key, as_of ORDER BY as_of DESC LIMIT 1",
+                 ["run", "points", "mae", "inside"])  # fmt: skip
+    if runs.empty:
+        return "No forecast day has happened yet: realised accuracy appears once actual sales arrive."
+    run, points, mae, inside = runs.iloc[0]
+    return (f"Realised: run {run}, {points:,} forecast days that have happened: mean absolute error {mae:.2f} units,"
+            f" {inside:.1%} inside the 95% interval.")  # fmt: skip
+
+
+def date_axis(ax) -> None:
+    """Short, non-overlapping date labels."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def top_products_table(settings: Settings, as_of, horizon: int, top: int = 10) -> str:
@@ -148,6 +182,7 @@ def sentiment_section(settings: Settings) -> Section:
     for item, rows in weekly.groupby("item_id"):
         ax.plot(rows["week"], rows["net"] / rows["documents"], marker="o", ms=3, label=names.get(item, f"item {item}"))
     ax.axhline(0, color="grey", lw=0.8)
+    date_axis(ax)
     ax.set_ylabel("(positive - negative) / documents")
     ax.legend(fontsize=8, loc="lower left")
     section.image = png(fig)
@@ -310,8 +345,9 @@ def render(sections: list[Section], database: str) -> str:
     for s in sections:
         body = (f'<img alt="{html.escape(s.title)}" src="data:image/png;base64,{s.image}">' if s.image else
                 f'<p class="empty">{html.escape(s.empty)}</p>')  # fmt: skip
+        note = f'<p class="note">{html.escape(s.note)}</p>' if s.note else ""
         parts.append(f'<section class="chart" data-chart="{s.chart}" data-has-image="{int(bool(s.image))}">'
-                     f"<h2>{html.escape(s.title)}</h2>{body}{s.table}</section>")  # fmt: skip
+                     f"<h2>{html.escape(s.title)}</h2>{body}{note}{s.table}</section>")  # fmt: skip
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
              "img{max-width:100%}table{border-collapse:collapse;font-size:13px;margin:.5em 0}"

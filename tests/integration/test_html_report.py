@@ -26,11 +26,13 @@ def fill(settings):
             (d, 1, 1, 10 + d.day % 7, 20.0, 1) for d in days
         ],
         "forecast_runs (run_key, as_of, horizon, series, fallback_series, params_json, finished_at)": [
-            ("daily", DAY, 30, 1, 0, "{}", NOW)
+            ("daily", DAY, 30, 1, 0, "{}", NOW),
+            ("past", DAY - timedelta(days=10), 30, 1, 0, "{}", NOW),  # its days 1-9 have happened
         ],
         "sales_forecasts (run_key, forecast_date, store_id, item_id, yhat, yhat_lower_80, yhat_upper_80,"
         " yhat_lower_95, yhat_upper_95, method)": [
-            ("daily", DAY + timedelta(days=d), 1, 1, 12.0, 9.0, 15.0, 7.0, 17.0, "prophet") for d in range(30)
+            *[("daily", DAY + timedelta(days=d), 1, 1, 12.0, 9.0, 15.0, 7.0, 17.0, "theta") for d in range(30)],
+            *[("past", DAY - timedelta(days=d), 1, 1, 12.0, 9.0, 15.0, 7.0, 17.0, "theta") for d in range(1, 10)],
         ],
         "sentiment_sales_daily (day, store_id, item_id, documents, negative, neutral, positive, net_sentiment)": [
             (d, 1, i, 4, i % 3, 1, 3 - i % 3, 0.1) for d in days for i in (1, 2)
@@ -136,6 +138,9 @@ def test_every_chart_renders_in_a_headless_browser(private_db, tmp_path):
     assert "<td>Acme Granola</td><td>10</td><td>70%</td><td>30%</td>" in text
     assert "<td>1,200</td><td>90</td><td>90</td>" in text  # batch ms, mean and max latency (s)
     assert "<td>Acme Granola (item 1)</td><td>1 of 1</td><td>1</td>" in text  # the most recommended
+    # sales 10 + day % 7 against a forecast of 12 on the nine realised days of the past run
+    errors = [abs(10 + (DAY - timedelta(days=d)).day % 7 - 12) for d in range(1, 10)]
+    assert f"run past, 9 forecast days that have happened: mean absolute error {sum(errors) / 9:.2f} units" in text
 
     browser = ["chromium-headless-shell", "--no-sandbox", "--disable-gpu", "--window-size=1100,4200"]
     dom = subprocess.run([*browser, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()], capture_output=True,
