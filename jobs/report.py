@@ -28,8 +28,8 @@ def collect(settings) -> dict:
     batches = query(
         settings,
         "SELECT query_name, COUNT(*), SUM(rows_in), SUM(rows_written), SUM(rows_quarantined),"
-        " SUM(late_rows), MAX(finished_at) FROM stream_batches GROUP BY query_name ORDER BY MAX(finished_at) DESC"
-        " LIMIT 10",
+        " SUM(late_rows), MAX(finished_at), AVG(duration_ms), MAX(latency_ms) FROM v_pipeline_health"
+        " GROUP BY query_name ORDER BY MAX(finished_at) DESC LIMIT 10",
     )
     days, series, rows, units, first, last = query(
         settings,
@@ -72,8 +72,10 @@ def collect(settings) -> dict:
                 "rows_quarantined": int(x or 0),
                 "late_rows": int(late or 0),
                 "last_batch_at": str(t),
+                "mean_batch_ms": None if ms is None else round(float(ms)),
+                "max_latency_s": None if latency is None else round(float(latency) / 1000, 1),
             }
-            for q, b, i, w, x, late, t in batches
+            for q, b, i, w, x, late, t, ms, latency in batches
         ],
     }
 
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  query {item['query_name']}: {item['batches']} batches, {item['rows_written']:,} written, "
             f"{item['rows_quarantined']:,} quarantined ({item['late_rows']:,} late), last at {item['last_batch_at']}"
+            f", mean batch {item['mean_batch_ms']} ms, max latency {item['max_latency_s']} s"
         )
     r = report["reviews"]
     for doc_type, labels in sorted(r["scored"].items()):
