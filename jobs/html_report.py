@@ -90,7 +90,7 @@ def figure(width: float = 9, height: float = 3.6, columns: int = 1):
     return plt.subplots(1, columns, figsize=(width, height))
 
 
-def forecast_section(settings: Settings, days: int) -> Section:
+def forecast_section(settings: Settings, days: int, names: dict[int, str]) -> Section:
     section = Section("forecast", "Forecast vs actual (busiest store-item, newest run)")
     series = frame(settings, "SELECT store_id, item_id, SUM(yhat) FROM v_latest_forecasts GROUP BY store_id, item_id"
                    " ORDER BY SUM(yhat) DESC LIMIT 1", ["store_id", "item_id", "total"])  # fmt: skip
@@ -119,7 +119,7 @@ def forecast_section(settings: Settings, days: int) -> Section:
     ax.fill_between(x, forecast["lo95"], forecast["hi95"], alpha=0.2, color="tab:blue", label="95% interval")
     ax.fill_between(x, forecast["lo80"], forecast["hi80"], alpha=0.35, color="tab:blue", label="80% interval")
     ax.plot(x, forecast["yhat"], color="tab:blue", lw=1.5, label="forecast")
-    name = labelled(product_names(settings).get(item, f"item {item}"), item)
+    name = labelled(names.get(item, f"item {item}"), item)
     ax.set_title(f"{name}, store {store}: forecast from {forecast['as_of'][0]}")
     ax.legend(loc="upper left", fontsize=8)
     date_axis(ax)
@@ -166,7 +166,7 @@ def top_products_table(settings: Settings, as_of, horizon: int, top: int = 10) -
     return f"<h3>Top {top} products by forecast units</h3>" + table(header, body)
 
 
-def sentiment_section(settings: Settings) -> Section:
+def sentiment_section(settings: Settings, names: dict[int, str]) -> Section:
     section = Section("sentiment", "Sentiment trend of the most reviewed products (weekly net sentiment)")
     daily = frame(settings, "SELECT day, item_id, SUM(documents), SUM(positive) - SUM(negative) FROM"
                   " sentiment_sales_daily GROUP BY day, item_id", ["day", "item_id", "documents", "net"])  # fmt: skip
@@ -178,7 +178,6 @@ def sentiment_section(settings: Settings) -> Section:
     )
     weekly = daily.groupby(["week", "item_id"])[["documents", "net"]].sum().reset_index()
     fig, ax = figure()
-    names = product_names(settings)
     for item, rows in weekly.groupby("item_id"):
         ax.plot(rows["week"], rows["net"] / rows["documents"], marker="o", ms=3, label=names.get(item, f"item {item}"))
     ax.axhline(0, color="grey", lw=0.8)
@@ -209,7 +208,7 @@ def product_names(settings: Settings) -> dict[int, str]:
     return dict(zip(names["item_id"], names["name"], strict=True))
 
 
-def risk_section(settings: Settings, top: int = 10) -> Section:
+def risk_section(settings: Settings, names: dict[int, str], top: int = 10) -> Section:
     section = Section("risk", "Riskiest products: P(next reviews mostly negative), with reasons")
     risky = frame(settings, "SELECT item_id, store_id, risk, risk_reason, expected_units_28, units_lower_80,"
                   " units_upper_80, as_of FROM v_product_risk ORDER BY risk DESC, store_id, item_id",
@@ -217,7 +216,6 @@ def risk_section(settings: Settings, top: int = 10) -> Section:
     if risky.empty:
         return section.nothing("no risk scores yet: trigger model_monitoring")
     risky = risky.drop_duplicates("item_id").head(top)  # each product at its riskiest store
-    names = product_names(settings)
     labels = [
         f"{names.get(i, f'item {i}')} (store {s})" for i, s in zip(risky["item_id"], risky["store_id"], strict=True)
     ]
@@ -361,7 +359,8 @@ def render(sections: list[Section], database: str) -> str:
 
 
 def build(settings: Settings, days: int = 90) -> list[Section]:
-    return [forecast_section(settings, days), sentiment_section(settings), risk_section(settings),
+    names = product_names(settings)
+    return [forecast_section(settings, days, names), sentiment_section(settings, names), risk_section(settings, names),
             recommendation_section(settings), drift_section(settings), health_section(settings)]  # fmt: skip
 
 
