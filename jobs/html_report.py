@@ -185,14 +185,12 @@ def sentiment_section(settings: Settings, names: dict[int, str]) -> Section:
     ax.set_ylabel("(positive - negative) / documents")
     ax.legend(fontsize=8, loc="lower left")
     section.image = png(fig)
-    worst = frame(settings, "SELECT p.product_name, SUM(s.documents), SUM(s.negative) / SUM(s.documents),"
-                  " SUM(s.positive) / SUM(s.documents) FROM v_product_sentiment s"
-                  " JOIN v_dim_product p ON p.item_id = s.item_id GROUP BY s.item_id, p.product_name"
-                  " HAVING SUM(s.documents) >= 10 ORDER BY 3 DESC LIMIT 5",
-                  ["product", "documents", "negative", "positive"])  # fmt: skip
+    from jobs.review_insight import top_negative_products
+
+    worst = top_negative_products(settings, top=5, min_documents=10)
     section.table = "<h3>Most criticised products (at least 10 reviews and posts)</h3>" + table(
         ["product", "reviews and posts", "negative", "positive"],
-        [(n, d, f"{neg:.0%}", f"{pos:.0%}") for n, d, neg, pos in worst.itertuples(index=False)],
+        [(w["product"], w["documents"], f"{w['negative_share']:.0%}", f"{w['positive_share']:.0%}") for w in worst],
     )
     return section
 

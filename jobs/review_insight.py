@@ -65,13 +65,13 @@ def top_negative_products(settings, top: int, min_documents: int) -> list[dict]:
     product dimension."""
     rows = query(
         settings,
-        "SELECT s.item_id, p.product_name, SUM(s.documents), SUM(s.negative) / SUM(s.documents) AS share"
-        " FROM v_product_sentiment s JOIN v_dim_product p ON p.item_id = s.item_id"
+        "SELECT s.item_id, p.product_name, SUM(s.documents), SUM(s.negative) / SUM(s.documents) AS share,"
+        " SUM(s.positive) / SUM(s.documents) FROM v_product_sentiment s JOIN v_dim_product p ON p.item_id = s.item_id"
         " GROUP BY s.item_id, p.product_name HAVING SUM(s.documents) >= %s ORDER BY share DESC, s.item_id LIMIT %s",
         (min_documents, top),
     )
-    return [{"item_id": i, "product": name, "documents": int(d), "negative_share": float(s)}
-            for i, name, d, s in rows]  # fmt: skip
+    return [{"item_id": i, "product": name, "documents": int(d), "negative_share": float(neg),
+             "positive_share": float(pos)} for i, name, d, neg, pos in rows]  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
