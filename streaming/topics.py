@@ -1,4 +1,4 @@
-"""Kafka topic administration and offset look-ups that work on Apache Kafka and on tansu."""
+"""Kafka topic administration and offset look-ups (kafka-python's admin and consumer clients)."""
 
 from __future__ import annotations
 
@@ -48,30 +48,10 @@ def ensure_topics(settings: Settings, names: list[str] | None = None, partitions
     return created
 
 
-def true_end_offsets(consumer: KafkaConsumer, topic: str, timeout_ms: int = 5000) -> dict[int, int]:
-    """Per-partition end offsets (the next offset to be written).
-
-    tansu answers ListOffsets(latest) with the base offset of the last record batch + 1, which is
-    short of the true end; the high watermark in a fetch response is right. So seek one record
-    before the reported end and fetch: the high watermark of that response is the end. On Apache
-    Kafka the answer is the same as ``end_offsets``.
-    """
+def end_offsets(consumer: KafkaConsumer, topic: str) -> dict[int, int]:
+    """Per-partition end offsets (the next offset to be written); {} for an unknown topic."""
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
         return {}
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-    reported = consumer.end_offsets(tps)
-    ends = {}
-    for tp in tps:
-        if reported[tp] == 0:
-            ends[tp.partition] = 0
-            continue
-        consumer.assign([tp])
-        consumer.seek(tp, reported[tp] - 1)
-        consumer.poll(timeout_ms=timeout_ms, max_records=1, update_offsets=False)
-        highwater = consumer.highwater(tp)
-        if highwater is None:
-            raise TimeoutError(f"no fetch answer for {tp.topic}[{tp.partition}] within {timeout_ms} ms")
-        ends[tp.partition] = max(highwater, reported[tp])
-    consumer.assign([])
-    return ends
+    return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}

@@ -69,10 +69,10 @@ def test_transactions_ingest_triggered_and_scheduled_runs_land_every_message(ope
     # nothing lost, nothing doubled: every message on the topic is one raw row or one quarantined row
     from kafka import KafkaConsumer
 
-    from streaming.topics import true_end_offsets
+    from streaming.topics import end_offsets
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    messages = sum(true_end_offsets(consumer, settings.topic_transactions).values())
+    messages = sum(end_offsets(consumer, settings.topic_transactions).values())
     consumer.close()
     raw = query(settings, "SELECT COUNT(*) FROM raw_transactions")[0][0]
     bad = query(settings, "SELECT COUNT(*) FROM v_quarantine_reasons WHERE query_name = 'raw_transactions'")[0][0]

@@ -14,11 +14,11 @@ DAG = "review_analysis_pipeline"
 def topic_messages(settings, topic) -> int:
     from kafka import KafkaConsumer
 
-    from streaming.topics import true_end_offsets
+    from streaming.topics import end_offsets
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        return sum(true_end_offsets(consumer, topic).values())
+        return sum(end_offsets(consumer, topic).values())
     finally:
         consumer.close()
 

@@ -10,7 +10,7 @@ from kafka import KafkaConsumer
 
 from common.db import query
 from common.settings import Settings
-from streaming.topics import true_end_offsets
+from streaming.topics import end_offsets
 from tests.e2e.conftest import REPO, pipeline
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +37,7 @@ def test_every_result_topic_documented_in_the_readme_holds_messages(operator_sta
     assert {by_default_name[name] for name in documented} == results  # and documents every result topic
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        sizes = {name: sum(true_end_offsets(consumer, settings.topics[by_default_name[name]]).values())
+        sizes = {name: sum(end_offsets(consumer, settings.topics[by_default_name[name]]).values())
                  for name in documented}  # fmt: skip
     finally:
         consumer.close()

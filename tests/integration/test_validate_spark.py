@@ -8,11 +8,14 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from streaming.contracts import CONTRACTS, TRANSACTION
-from streaming.kafka_source import KAFKA_SCHEMA
 from streaming.raw_ingest import split_validated
 from streaming.validate import validate_events
 
 pytestmark = pytest.mark.integration
+# the columns Spark's Kafka connector gives every record
+KAFKA_SCHEMA = (
+    "key binary, value binary, topic string, partition int, offset bigint, timestamp timestamp, timestampType int"
+)
 
 GOOD = (
     b'{"event_type":"transaction","event_id":"e1","txn_id":"r1","event_time":"2024-05-01T09:30:00Z",'

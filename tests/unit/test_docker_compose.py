@@ -70,16 +70,25 @@ def test_images_are_pinned_by_tag():
             image = service["image"]
             assert re.search(r":[\w.-]+$", image) and not image.endswith(":latest"), (name, image)
     for dockerfile in (ROOT / "docker").glob("*.Dockerfile"):
-        base = re.search(r"^FROM (\S+)", dockerfile.read_text(), re.M).group(1)
-        assert ":" in base and not base.endswith(":latest"), (dockerfile.name, base)
+        for base in re.findall(r"^FROM (\S+)", dockerfile.read_text(), re.M):
+            assert ":" in base and not base.endswith(":latest"), (dockerfile.name, base)
 
 
-def test_spark_kafka_connector_matches_pyspark():
+def test_kafka_and_the_spark_connector_are_the_versions_of_the_pom_and_the_lock():
+    """One Kafka and one connector on every stack: compose's broker is the pom's Kafka, the pom's
+    connector is the locked pyspark's, and both images carry the connector from the same pom."""
     lock = (ROOT / "requirements" / "pipeline.lock").read_text()
     pyspark = re.search(r"^pyspark==(\S+)", lock, re.M).group(1)
-    for name in ("init", *AIRFLOW):
-        args = SERVICES[name]["environment"]["PYSPARK_SUBMIT_ARGS"]
-        assert f"spark-sql-kafka-0-10_2.13:{pyspark} " in args, (name, args)
+    pom = (ROOT / "jvm" / "pom.xml").read_text()
+    assert re.search(r"<spark.version>(.+?)</spark.version>", pom).group(1) == pyspark
+    kafka = re.search(r"<kafka.version>(.+?)</kafka.version>", pom).group(1)
+    assert SERVICES["kafka"]["image"] == f"apache/kafka:{kafka}"
+    jars = load_settings({"RETAIL_PULSE_ENV": "docker"}).spark_jars_dir
+    for dockerfile in ("pipeline.Dockerfile", "airflow.Dockerfile"):
+        text = (ROOT / "docker" / dockerfile).read_text()
+        assert "COPY jvm/pom.xml" in text and "-P spark-kafka dependency:copy-dependencies" in text, dockerfile
+        assert re.search(rf"^COPY --from=jars \S+ {re.escape(jars)}$", text, re.M), dockerfile
+    assert "--packages" not in (ROOT / "docker-compose.yml").read_text()  # no download when a job starts
 
 
 def test_secrets_reach_only_the_services_that_need_them():

@@ -1,55 +1,18 @@
 from datetime import datetime
 
-import pytest
-
-from streaming.kafka_source import CheckpointMismatch, DataLossError, cap_offsets, check_data_loss, topic_offsets
 from streaming.sinks import write_tsv
+from streaming.spark import checkpoint_topics
 
 
-def test_cap_offsets_returns_end_when_under_the_limit():
-    assert cap_offsets({"0": 0, "1": 5}, {"0": 10, "1": 10}, 100) == {"0": 10, "1": 10}
-
-
-def test_cap_offsets_shares_budget_in_proportion_and_never_exceeds_it():
-    capped = cap_offsets({"0": 0, "1": 0}, {"0": 900, "1": 100}, 100)
-    assert capped == {"0": 90, "1": 10}
-    odd = cap_offsets({"0": 0, "1": 0, "2": 0}, {"0": 7, "1": 7, "2": 7}, 10)
-    assert sum(odd.values()) == 10 and all(v >= 3 for v in odd.values())
-
-
-def test_cap_offsets_always_progresses_with_tiny_budget():
-    capped = cap_offsets({"0": 0, "1": 0}, {"0": 1000, "1": 1000}, 1)
-    assert sum(capped.values()) == 1
-
-
-def test_new_partition_missing_from_start_reads_from_zero():
-    assert cap_offsets({"0": 10}, {"0": 20, "1": 30}, 1000) == {"0": 20, "1": 30}
-
-
-def test_offsets_use_sparks_layout_and_refuse_another_topics_checkpoint():
-    assert topic_offsets("tx", {"tx": {"0": 5, "1": 7}}) == {"0": 5, "1": 7}
-    assert topic_offsets("tx", {"0": 5}) == {"0": 5}  # checkpoints of earlier versions
-    with pytest.raises(CheckpointMismatch, match="offsets of topic other, not 'tx'"):
-        topic_offsets("tx", {"other": {"0": 5}})
-
-
-def test_records_below_the_log_start_and_vanished_partitions_are_data_loss():
-    with pytest.raises(DataLossError, match=r"partition 0: checkpoint at 3, log starts at 10 \(records 3..9 gone\)"):
-        check_data_loss("t", {"0": 3}, {"0": 50}, fail=True, begin={"0": 10})
-    with pytest.raises(DataLossError, match="partition 1: checkpoint at 4, the partition no longer exists"):
-        check_data_loss("t", {"0": 3, "1": 4}, {"0": 50}, fail=True)
-    # tolerated: resume from the log start; a vanished partition is dropped
-    assert check_data_loss("t", {"0": 3, "1": 4}, {"0": 50}, fail=False, begin={"0": 10}) == {"0": 10}
-
-
-def test_data_loss_is_reported_with_how_to_resume():
-    with pytest.raises(DataLossError, match="partition 0: checkpoint at 500, topic ends at 20.*--no-fail-on-data-loss"):
-        check_data_loss("t", {"0": 500, "1": 10}, {"0": 20, "1": 10}, fail=True)
-
-
-def test_data_loss_tolerated_resets_only_lost_partitions():
-    assert check_data_loss("t", {"0": 500, "1": 10}, {"0": 20, "1": 10}, fail=False) == {"0": 0, "1": 10}
-    assert check_data_loss("t", {"0": 5}, {"0": 20}, fail=True) == {"0": 5}
+def test_the_checkpoint_names_the_topics_of_its_newest_offsets(tmp_path):
+    assert checkpoint_topics(tmp_path / "none") == set()
+    offsets = tmp_path / "offsets"
+    offsets.mkdir()
+    metadata = '{"batchWatermarkMs":0,"batchTimestampMs":1,"conf":{}}'
+    (offsets / "9").write_text(f'v1\n{metadata}\n{{"old":{{"0":5}}}}')
+    (offsets / "10").write_text(f'v1\n{metadata}\n{{"tx":{{"1":7,"0":5}}}}')  # 10 after 9, not before
+    (offsets / ".10.crc").write_text("ignored")
+    assert checkpoint_topics(tmp_path) == {"tx"}
 
 
 def test_tsv_escapes_special_characters_and_nulls(tmp_path):
@@ -79,23 +42,6 @@ def test_arrow_tsv_escapes_like_the_tuple_path(tmp_path):
         "line\\nbreak\\\\\t\\N\t0\t\\N",
         "\\N\t0\t\\N\t2024-01-02 00:00:00.000000",
     ]
-
-
-def test_a_broker_lost_between_two_offset_requests_is_broker_unavailable():
-    """latestOffset asks for the end offsets, then the log starts: the broker can vanish in between,
-    and either failure must be the one-line exit 4, not a crash."""
-    from kafka.errors import KafkaTimeoutError
-
-    from streaming.kafka_source import BrokerUnavailable, KafkaStreamReader
-
-    class LostAfterEnds:
-        def beginning_offsets(self, tps):
-            raise KafkaTimeoutError("Failed to get offsets by times in 5000 ms")
-
-    reader = KafkaStreamReader({"kafka.bootstrap.servers": "127.0.0.1:1", "subscribe": "tx"})
-    reader._consumer = LostAfterEnds()
-    with pytest.raises(BrokerUnavailable, match="did not answer for tx: .*Failed to get offsets"):
-        reader._begins(["0", "1"])
 
 
 def test_batch_source_keeps_each_partitions_range_and_the_oldest_arrival():

@@ -8,7 +8,7 @@ def test_profiles_and_env_overrides(tmp_path):
     base = {"RP_STATE_DIR": str(tmp_path)}
     assert load_settings(base).mysql_port == 3307
     docker = load_settings({**base, "RETAIL_PULSE_ENV": "docker"})
-    assert docker.mysql_host == "mysql" and docker.kafka_source_format == "kafka"
+    assert docker.mysql_host == "mysql" and docker.kafka_bootstrap == "kafka:9092"
     custom = load_settings({**base, "RP_MYSQL_PORT": "3999", "RP_TOPIC_TRANSACTIONS": "tx2"})
     assert custom.mysql_port == 3999 and custom.topics["transactions"] == "tx2"
 
