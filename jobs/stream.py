@@ -47,8 +47,9 @@ DURATION = re.compile(r"\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|day
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # the exception line of a ledger check in a batch, not the traceback's `raise ...(`
 LEDGER = re.compile(r"LedgerMismatch: (.+)")
-# Spark's Kafka connector: [KAFKA_DATA_LOSS.<case>] Some data may have been lost ... Reason: <what> SQLSTATE: 22000
-KAFKA_DATA_LOSS = re.compile(r"\[KAFKA_DATA_LOSS\.\w+\].*?Reason:\s*(.+?)\s*(?:SQLSTATE|$)", re.S)
+# Spark's Kafka connector with failOnDataLoss: "Some data may have been lost ... Reason: <what>", then the
+# JVM stack or the error's SQLSTATE
+KAFKA_DATA_LOSS = re.compile(r"Some data may have been lost because.*?Reason:\s*(.+?)\s*(?:\n\s+at |SQLSTATE|$)", re.S)
 KAFKA_HINT = "start the stack with `make up`, or check RP_KAFKA_BOOTSTRAP"
 
 
@@ -183,7 +184,7 @@ def data_loss_message(topic: str, error: str) -> str | None:
     match = KAFKA_DATA_LOSS.search(error)
     if not match:
         return None
-    reason = " ".join(match.group(1).split())
+    reason = " ".join(match.group(1).split()).split(" with consumer group ")[0].rstrip(".")
     return (
         f"topic {topic!r} no longer holds records this query has not processed yet ({reason}): the topic was"
         " deleted and recreated, or its records were deleted (retention, kafka-delete-records). To resume from what"

@@ -8,3 +8,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def one_error_line(stderr: str) -> str:
+    """The single ``error: ...`` line a job printed, asserting it printed no traceback."""
+    lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in stderr and "\tat org." not in stderr, stderr[-3000:]
+    return lines[0]

@@ -1,5 +1,6 @@
-"""Real services for the integration tier: MariaDB, the broker and MLflow are started once per
-test session through the same code as `make up` (a running stack is reused), plus one SparkSession."""
+"""Real services for the integration tier: MariaDB, Apache Kafka and MLflow are started once per
+test session through the same code as `make up` (a running stack is reused), plus one SparkSession.
+A test that stops a broker gets a private Kafka node of its own (:class:`PrivateKafka`)."""
 
 import os
 import subprocess
@@ -13,6 +14,7 @@ from streaming.contracts import TRANSACTION
 from streaming.producer import produce
 from streaming.sources import generated_transactions
 from streaming.topics import ensure_topics
+from tests.support import free_port
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +72,39 @@ def private_db(settings, monkeypatch):
     ensure_users(private)
     yield private
     drop_database(private)
+
+
+class PrivateKafka:
+    """A Kafka node of one test, started by the stack's own code from its own state folder and
+    ports, so the test can stop and restart it without disturbing the shared stack."""
+
+    def __init__(self, folder):
+        from jobs import stack
+
+        self.env = {
+            "RP_STATE_DIR": str(folder),
+            "RP_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+            "RP_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "RP_KAFKA_HEAP": "256m",
+        }
+        self.settings = load_settings({**os.environ, **self.env})
+        self.bootstrap = self.settings.kafka_bootstrap
+        self._stack, self._service = stack, stack.build_services(self.settings)["kafka"]
+
+    def start(self):
+        self._stack.start_service(self.settings, self._service)
+
+    def stop(self):
+        self._stack.stop_service(self.settings, "kafka")
+
+    def kill(self):
+        """As a crash or a pulled plug: no controlled shutdown."""
+        self._stack.stop_service(self.settings, "kafka", grace=0)
+
+
+@pytest.fixture
+def private_kafka(tmp_path):
+    broker = PrivateKafka(tmp_path / "kafka-state")
+    broker.start()
+    yield broker
+    broker.stop()

