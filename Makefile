@@ -3,15 +3,18 @@ PY      := .venvs/pipeline/bin/python
 AF_PY   := .venvs/airflow/bin/python
 CORE    := mariadb,kafka,mlflow
 
-.PHONY: setup up down status demo report test test-pipeline test-airflow lint bench contracts
+.PHONY: setup up up-cluster down status demo report test test-pipeline test-airflow lint bench contracts
 
 setup:            ## create both virtualenvs from the lock files, install Debian packages if missing
 	@bash scripts/setup.sh
 
-up: setup         ## start MariaDB, the broker, MLflow and Airflow (idempotent)
+up: setup         ## start MariaDB, Apache Kafka, MLflow and Airflow (idempotent)
 	@$(PY) -m jobs.stack up
 
-down:             ## stop exactly what `make up` started
+up-cluster: setup ## also a Spark standalone master + worker; jobs use it with RP_SPARK_MASTER=spark://127.0.0.1:7077
+	@$(PY) -m jobs.stack up --services mariadb,kafka,mlflow,spark-master,spark-worker
+
+down:             ## stop exactly what `make up` / `make up-cluster` started
 	@$(PY) -m jobs.stack down
 
 status:           ## health of each service

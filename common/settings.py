@@ -76,6 +76,13 @@ class Settings:
     spark_shuffle_partitions: int = 2
     spark_driver_memory: str = "1g"
     spark_jars_dir: str = str(REPO_ROOT / ".jars" / "spark")  # Spark's Kafka connector, fetched by `make setup`
+    # the local stack's optional Spark standalone cluster (`make up-cluster`); jobs use it with
+    # RP_SPARK_MASTER=spark://127.0.0.1:<spark_master_port>
+    spark_master_port: int = 7077
+    spark_master_ui_port: int = 8090
+    spark_worker_port: int = 7078
+    spark_worker_cores: int = 2
+    spark_worker_memory: str = "2g"
     checkpoint_root: str = str(REPO_ROOT / ".stack" / "checkpoints")
     max_rows_per_trigger: int = 100_000
 

@@ -19,7 +19,6 @@ from common.cli import entry_point
 from common.db import query
 from common.settings import load_settings
 from streaming.sinks import TopicPublisher
-from streaming.topics import ensure_topics
 
 POINT_COLUMNS = ("forecast_date", "yhat", "yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95")
 
@@ -82,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     topic = args.topic or settings.topic_forecasts
     publisher = TopicPublisher(settings)
     try:
-        ensure_topics(settings, [topic])
         sent = publisher.publish(topic, forecast_messages(run_key, as_of, rows), f"forecast:{run_key}", 0)
     except Exception as exc:
         if type(exc).__module__.startswith("kafka"):

@@ -36,8 +36,10 @@ from pathlib import Path
 from common.cli import SetupMissing
 from common.settings import REPO_ROOT, SECRET_FIELDS, Settings, load_settings, read_env_file
 
-SERVICES = ("mariadb", "kafka", "mlflow", "airflow")
+SERVICES = ("mariadb", "kafka", "mlflow", "airflow", "spark-master", "spark-worker")
+DEFAULT_SERVICES = SERVICES[:4]  # `make up`; the Spark cluster only on request (`make up-cluster`)
 CORE_SERVICES = SERVICES[:3]  # what the pipeline jobs and the tests need (Airflow starts apart)
+CLUSTER_SERVICES = SERVICES[4:]
 VENV_BIN = Path(sys.executable).parent
 AIRFLOW_BIN = Path(os.environ.get("RP_AIRFLOW_VENV", REPO_ROOT / ".venvs" / "airflow")) / "bin"
 KAFKA_JARS = REPO_ROOT / ".jars" / "kafka"
@@ -302,6 +304,41 @@ def airflow_start(settings: Settings, d: Path) -> list[str]:
     return [str(AIRFLOW_BIN / "airflow"), "standalone"]
 
 
+def spark_master_url(settings: Settings) -> str:
+    return f"spark://127.0.0.1:{settings.spark_master_port}"
+
+
+def spark_cluster_state(settings: Settings) -> dict | None:
+    """The standalone master's JSON status (workers, applications), or None if it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.spark_master_ui_port}/json/", timeout=2) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+def spark_worker_alive(settings: Settings) -> bool:
+    workers = (spark_cluster_state(settings) or {}).get("workers", [])
+    return any(w.get("state") == "ALIVE" and w.get("port") == settings.spark_worker_port for w in workers)
+
+
+def spark_env(settings: Settings) -> dict:
+    # daemons bind to loopback; their executors run this venv's Python (as the driver does)
+    return {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable, "SPARK_NO_DAEMONIZE": "1"}
+
+
+def spark_master_start(settings: Settings, d: Path) -> list[str]:
+    return [str(VENV_BIN / "spark-class"), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+            "--port", str(settings.spark_master_port), "--webui-port", str(settings.spark_master_ui_port)]  # fmt: skip
+
+
+def spark_worker_start(settings: Settings, d: Path) -> list[str]:
+    return [str(VENV_BIN / "spark-class"), "org.apache.spark.deploy.worker.Worker", spark_master_url(settings),
+            "--host", "127.0.0.1", "--port", str(settings.spark_worker_port), "--webui-port", "0",
+            "--cores", str(settings.spark_worker_cores), "--memory", settings.spark_worker_memory,
+            "--work-dir", str(d / "work")]  # fmt: skip
+
+
 def build_services(settings: Settings) -> dict[str, Service]:
     mlflow_url = f"http://127.0.0.1:{settings.mlflow_port}"
     airflow_url = f"http://127.0.0.1:{settings.airflow_port}"
@@ -347,6 +384,26 @@ def build_services(settings: Settings) -> dict[str, Service]:
             env=airflow_env,
             prepare=airflow_prepare,
             timeout=240,
+        ),
+        "spark-master": Service(
+            "spark-master",
+            settings.spark_master_port,
+            "RP_SPARK_MASTER_PORT",
+            spark_master_url(settings),
+            spark_master_start,
+            lambda s: spark_cluster_state(s) is not None,
+            env=spark_env,
+            timeout=60,
+        ),
+        "spark-worker": Service(
+            "spark-worker",
+            settings.spark_worker_port,
+            "RP_SPARK_WORKER_PORT",
+            f"{settings.spark_worker_cores} cores, {settings.spark_worker_memory} -> {spark_master_url(settings)}",
+            spark_worker_start,
+            spark_worker_alive,
+            env=spark_env,
+            timeout=60,
         ),
     }
 
@@ -478,13 +535,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="airflow: run the Airflow CLI with the stack's environment, e.g. `airflow dags list`",
     )
     parser.add_argument(
-        "--services", default=",".join(SERVICES), help=f"comma-separated subset of {','.join(SERVICES)} (default: all)"
+        "--services",
+        help=f"comma-separated subset of {','.join(SERVICES)} (default for up and status:"
+        f" {','.join(DEFAULT_SERVICES)}, plus the Spark cluster's two when named or running; for down: all)",
     )
     args, args.airflow_args = parser.parse_known_args(argv)
     if args.airflow_args and args.action != "airflow":
         parser.error(f"unrecognized arguments: {' '.join(args.airflow_args)}")
-    args.services = [s.strip() for s in args.services.split(",") if s.strip()]
-    unknown = set(args.services) - set(SERVICES)
+    args.services = [s.strip() for s in args.services.split(",") if s.strip()] if args.services else None
+    unknown = set(args.services or ()) - set(SERVICES)
     if unknown:
         parser.error(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVICES)}")
     return args
@@ -493,6 +552,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings()
+    if args.services is None:  # the defaults, and whatever else `up` started
+        named = SERVICES if args.action == "down" else DEFAULT_SERVICES
+        args.services = [name for name in SERVICES if name in named or running_pid(settings, name)]
     if args.action == "airflow":  # e.g. python -m jobs.stack airflow dags list
         env = {**os.environ, **airflow_env(ensure_credentials(settings))}
         return subprocess.call([str(AIRFLOW_BIN / "airflow"), *args.airflow_args], env=env)

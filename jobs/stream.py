@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
 
     from streaming.sales import SalesAggregation
     from streaming.spark import get_spark, read_topic
-    from streaming.topics import broker_reachable, ensure_topics
+    from streaming.topics import broker_reachable
     from streaming.validate import validate_events
 
     settings = load_settings()
@@ -295,14 +295,13 @@ def run(args: argparse.Namespace) -> int:
         )
     progress = Progress(mlflow.log_metrics if mlflow_run else None)
     spark = get_spark(settings, f"stream-{args.query}")
-    # a failed query is reported by this job in one line (below); not again as a JVM stack trace
+    # a failed query is reported by this job in one line (below); not again as a JVM stack trace, nor as
+    # the connector's warnings with stack traces while it retries a broker that has gone
     log4j = spark._jvm.org.apache.logging.log4j
     for logger in ("org.apache.spark.sql.execution.streaming", "org.apache.spark.executor.Executor",
                    "org.apache.spark.scheduler.TaskSetManager"):  # fmt: skip
         log4j.core.config.Configurator.setLevel(logger, log4j.Level.OFF)
-    results = {SALES_QUERY: [settings.topic_retail_aggregated]}
-    results.update(dict.fromkeys(SCORING_QUERIES, [settings.topic_review_sentiment, settings.topic_ner_results]))
-    ensure_topics(settings, [settings.topic_dead_letter, *results.get(args.query, [])])
+    log4j.core.config.Configurator.setLevel("org.apache.spark.sql.kafka010", log4j.Level.ERROR)
     if sales:
         handler = SalesAggregation(settings, args.lateness, on_batch=progress, query_name=name)
     elif scorer is not None:

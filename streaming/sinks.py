@@ -331,19 +331,25 @@ class LedgerMismatch(RuntimeError):
 
 
 class TopicPublisher:
-    """Keyed JSON messages to a result topic, with query and batch id headers (librdkafka)."""
+    """Keyed JSON messages to a result topic, with query and batch id headers (librdkafka). A topic
+    is created on first use if the broker does not have it (brokers here never auto-create)."""
 
     def __init__(self, settings: Settings, timeout_s: float = 30.0):
         self.settings, self.timeout_s = settings, timeout_s
         self._producer = None
+        self._ready: set[str] = set()
 
     def publish(self, topic: str, messages: list[tuple[str, dict]], query_name: str, batch_id: int) -> int:
         """Send and wait until every message is acknowledged; raise otherwise (the batch is then
         retried: nothing lost)."""
         from streaming.producer import Deliveries, new_producer, send
+        from streaming.topics import ensure_topics
 
         if not messages:
             return 0
+        if topic not in self._ready:
+            ensure_topics(self.settings, [topic])
+            self._ready.add(topic)
         if self._producer is None:
             self._producer = new_producer(self.settings.kafka_bootstrap, self.timeout_s)
         deliveries = Deliveries()

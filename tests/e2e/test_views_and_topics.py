@@ -1,12 +1,15 @@
 """What an analyst and a consuming service find once every DAG has run (this module runs after the
 DAG modules: pytest takes the files in name order): every Power BI view returns rows to the
 read-only account, the dimensions name and cover the facts, and every result topic the README
-documents holds messages."""
+documents holds messages that Debian's kcat and a confluent-kafka consumer group both read, every one."""
 
 import re
+import subprocess
+import time
 
 import pytest
 from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient
 
 from common.db import query
 from common.settings import Settings
@@ -28,7 +31,29 @@ def documented_topics() -> list[str]:
     return re.findall(r"^\* \*\*`(\w+)`\*\*", section, flags=re.M) + re.findall(r"\*\*`(dead_letter)`\*\*", section)
 
 
-def test_every_result_topic_documented_in_the_readme_holds_messages(operator_stack):
+def kcat_positions(bootstrap: str, topic: str) -> list[tuple[int, int]]:
+    """(partition, offset) of every message of ``topic``, read with Debian's kcat as a service developer would."""
+    out = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %o\\n"],
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    return [tuple(map(int, line.split())) for line in out.stdout.splitlines()]
+
+
+def group_positions(bootstrap: str, topic: str, group: str, expected: int) -> list[tuple[int, int]]:
+    """The same, read by a confluent-kafka consumer group (subscribe, commit), as a consuming service would."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})  # fmt: skip
+    consumer.subscribe([topic])
+    seen, deadline = [], time.monotonic() + 120
+    while len(seen) < expected and time.monotonic() < deadline:
+        seen += [(m.partition(), m.offset()) for m in consumer.consume(10_000, timeout=1.0) if m.error() is None]
+    consumer.commit(asynchronous=False)
+    consumer.close()
+    return seen
+
+
+def test_every_result_topic_documented_in_the_readme_holds_every_message_for_standard_clients(operator_stack):
     settings = operator_stack
     documented = documented_topics()
     by_default_name = {name: key for key, name in Settings().topics.items()}
@@ -37,11 +62,23 @@ def test_every_result_topic_documented_in_the_readme_holds_messages(operator_sta
     assert {by_default_name[name] for name in documented} == results  # and documents every result topic
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        sizes = {name: sum(end_offsets(consumer, settings.topics[by_default_name[name]]).values())
-                 for name in documented}  # fmt: skip
+        published = {name: {(p, o) for p, end in end_offsets(consumer, settings.topics[by_default_name[name]]).items()
+                            for o in range(end)} for name in documented}  # fmt: skip
     finally:
         consumer.close()
-    assert all(size > 0 for size in sizes.values()), sizes
+    assert all(published.values()), {name: len(messages) for name, messages in published.items()}
+    for name, messages in published.items():
+        topic = settings.topics[by_default_name[name]]
+        by_kcat = kcat_positions(settings.kafka_bootstrap, topic)
+        assert sorted(by_kcat) == sorted(messages), (name, len(by_kcat), len(messages))
+        by_group = group_positions(settings.kafka_bootstrap, topic, f"e2e-{topic}", len(messages))
+        assert sorted(by_group) == sorted(messages), (name, len(by_group), len(messages))
+        # the group committed where it stopped: lag tools (kafka-consumer-groups --describe) show lag 0
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        committed = admin.list_consumer_group_offsets(f"e2e-{topic}")
+        admin.close()
+        ends = {p: max(o for q, o in messages if q == p) + 1 for p, _ in messages}
+        assert {tp.partition: meta.offset for tp, meta in committed.items()} == ends, name
 
 
 def test_every_power_bi_view_returns_rows_to_the_read_only_account(operator_stack):

@@ -62,3 +62,27 @@ def test_batch_source_keeps_each_partitions_range_and_the_oldest_arrival():
     assert source.offsets == {"tx": {"0": [5, 7], "1": [2, 3]}}
     assert source.first_arrival == early
     assert arrow_source(table.slice(3)).first_arrival is None  # no timestamp: no latency, not an error
+
+
+def test_the_connectors_data_loss_errors_become_one_line_with_the_way_out():
+    from jobs.stream import data_loss_message
+
+    # raised by an executor reading a batch (records deleted below the checkpoint)
+    executor = (
+        "Caused by: org.apache.spark.sql.kafka010.KafkaIllegalStateException: Some data may have been lost because"
+        " they are not available in Kafka any more;\neither the data was aged out by Kafka or the topic may have been"
+        " deleted before all the data in the\ntopic was processed.\nIf you don't want your streaming query to fail on"
+        " such cases, set the source option failOnDataLoss to false.\nReason: Could not read records in offset"
+        " [201, 402) for topic partition tx-1\nwith consumer group spark-kafka-source-d3a1-executor.\n\tat org.apache"
+    )
+    line = data_loss_message("tx", executor)
+    assert "(Could not read records in offset [201, 402) for topic partition tx-1)" in line
+    assert "consumer group" not in line and "\n" not in line and "--no-fail-on-data-loss" in line
+    # raised on the driver when planning a batch (the topic was recreated)
+    planner = (
+        "[KAFKA_DATA_LOSS.PARTITION_OFFSET_CHANGED] Some data may have been lost because they are not available in"
+        " Kafka any more; ... Reason: Partition tx-0 offset was changed from 300 to 25. This could be either 1) a user"
+        " error ..., or 2) the kafka topic-partition is deleted and re-created. SQLSTATE: 22000"
+    )
+    assert "(Partition tx-0 offset was changed from 300 to 25. This could be" in data_loss_message("tx", planner)
+    assert data_loss_message("tx", "java.lang.OutOfMemoryError: Java heap space") is None
