@@ -13,6 +13,12 @@
                      event's time (stamped when it is produced) to its row in MySQL (ingested_at),
                      p50 / p95
 
+  7. stages          where a 100,000-row micro-batch's time goes, each stage timed on its own in
+                     one SparkSession (Spark's `noop` sink executes a plan without output): the
+                     connector's read, + the JSON parse into a VARIANT, + the contract's rules,
+                     + the collect to the driver as Arrow, then the MySQL sink's write (LOAD DATA into
+                     a staging table + upsert + ledger row, over rows already landed by path 4)
+
 Spark reads the topic with its own Kafka connector (spark-sql-kafka), as every stream job does.
 
     python -m bench.ingest [--rows 1000000] [--partitions 4] [--naive-rows 200000] [--live-rates 2000,5000]
@@ -192,6 +198,52 @@ def spark_path(settings, query_name: str, topic: str, rows: int) -> dict:
     }
 
 
+def stage_timings(settings, topic: str, partitions: int, rows: int = 100_000) -> dict:
+    """Seconds per stage of one ``rows``-record batch of ``topic`` (see module doc, path 7)."""
+    from pyspark.sql import functions as F
+
+    from streaming.raw_ingest import split_validated
+    from streaming.sinks import MySQLBatchSink, arrow_source
+    from streaming.spark import get_spark
+    from streaming.validate import validate_events
+
+    spark = get_spark(settings, "bench-stages")
+    ending = json.dumps({topic: {str(p): rows // partitions for p in range(partitions)}})
+    source = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", ending)
+        .load()
+    )
+    parsed = source.select("*", F.expr("try_parse_json(CAST(value AS STRING))").alias("v"))
+    validated = validate_events(source, TRANSACTION)
+
+    def timed(work) -> float:
+        work()  # once to warm up (classes, Python workers), then timed
+        started = time.perf_counter()
+        work()
+        return round(time.perf_counter() - started, 3)
+
+    timings = {
+        "read": timed(lambda: source.write.format("noop").mode("overwrite").save()),
+        "read_parse": timed(lambda: parsed.write.format("noop").mode("overwrite").save()),
+        "read_validate": timed(lambda: validated.write.format("noop").mode("overwrite").save()),
+        "read_validate_collect": timed(validated.toArrow),
+    }
+    table = validated.toArrow()
+    good, quarantined, _ = split_validated(table)
+    sink = MySQLBatchSink(
+        settings, f"bench_stages_{topic}", "raw_transactions", TRANSACTION.table_columns, ["event_id"]
+    )
+    batch = count()
+    timings["mysql_write"] = timed(lambda: sink.write(next(batch), good, quarantined, time.time(), arrow_source(table)))
+    sink.close()
+    spark.stop()
+    return {"rows": table.num_rows, "seconds": timings}
+
+
 def live_events(seed: int = 5):
     """Generated transactions stamped with the moment they are produced (for latency)."""
     for n, record in zip(count(), generated_transactions(seed=seed), strict=False):
@@ -296,6 +348,8 @@ def main(argv=None) -> int:
         ensure_topics(settings, [live_topic], partitions=args.partitions)
         live.append(continuous(settings, live_topic, rate, args.live_seconds))
         print(f"continuous --trigger 1s at {rate:,.0f}/s: latency p50 {live[-1]['p50_s']}s p95 {live[-1]['p95_s']}s")
+    stages = stage_timings(settings, topic, args.partitions)
+    print(f"stages of a {stages['rows']:,}-row batch (s): {stages['seconds']}", flush=True)
     raw, sales = results["raw_transactions"], results["sales_aggregation"]
     measured = {
         "spark_raw_steady_rows_per_s": raw["steady_rows_per_s"],
@@ -319,6 +373,7 @@ def main(argv=None) -> int:
         "naive_rows_per_s": round(naive),
         "spark": results,
         "continuous": live,
+        "stages": stages,
         "measured": measured,
         "targets": TARGETS,
     }

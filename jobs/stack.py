@@ -1,6 +1,7 @@
 """The embedded local stack: MariaDB, Apache Kafka (one KRaft node), MLflow and Airflow.
 
     python -m jobs.stack up [--services mariadb,kafka,mlflow,airflow]
+    python -m jobs.stack up --services spark-master,spark-worker   # a Spark standalone cluster too
     python -m jobs.stack status
     python -m jobs.stack down
 
@@ -230,7 +231,7 @@ def kafka_properties(settings: Settings, d: Path) -> str:
     )
 
 
-def _java(settings: Settings, main: str, *args: str, heap: str = "256m") -> list[str]:
+def _java(main: str, *args: str, heap: str = "256m") -> list[str]:
     if not any(KAFKA_JARS.glob("kafka_2.13-*.jar")):
         raise SetupMissing(f"Apache Kafka's jars are not in {KAFKA_JARS}: run `make setup` (fetches jvm/pom.xml)")
     java = shutil.which("java")
@@ -249,15 +250,15 @@ def kafka_prepare(settings: Settings, d: Path) -> None:
     cluster = d / "cluster.id"
     if not cluster.exists():  # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding
         cluster.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())
-    fmt = _java(settings, "kafka.tools.StorageTool", "format", "-t", cluster.read_text().strip(),
-                "-c", str(d / "server.properties"), "--ignore-formatted")  # fmt: skip
+    cluster_id, config = cluster.read_text().strip(), str(d / "server.properties")
+    fmt = _java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", config, "--ignore-formatted")
     result = subprocess.run(fmt, capture_output=True, text=True)
     if result.returncode != 0:
         raise StackError(f"formatting Kafka's log folder failed: {(result.stderr or result.stdout).strip()[-400:]}")
 
 
 def kafka_start(settings: Settings, d: Path) -> list[str]:
-    return _java(settings, "kafka.Kafka", str(d / "server.properties"), heap=settings.kafka_heap)
+    return _java("kafka.Kafka", str(d / "server.properties"), heap=settings.kafka_heap)
 
 
 def kafka_after_start(settings: Settings) -> None:
@@ -324,7 +325,7 @@ def spark_worker_alive(settings: Settings) -> bool:
 
 def spark_env(settings: Settings) -> dict:
     # daemons bind to loopback; their executors run this venv's Python (as the driver does)
-    return {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable, "SPARK_NO_DAEMONIZE": "1"}
+    return {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
 
 
 def spark_master_start(settings: Settings, d: Path) -> list[str]:
