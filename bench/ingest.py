@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from itertools import count, islice
+from itertools import count
 from pathlib import Path
 
 import psutil
@@ -244,9 +244,10 @@ def stage_timings(settings, topic: str, partitions: int, rows: int = 100_000) ->
     return {"rows": table.num_rows, "seconds": timings}
 
 
-def live_events(seed: int = 5):
-    """Generated transactions stamped with the moment they are produced (for latency)."""
-    for n, record in zip(count(), generated_transactions(seed=seed), strict=False):
+def live_events(rows: int, seed: int = 5):
+    """``rows`` generated transactions stamped with the moment they are produced (for latency)."""
+    items = max(1, -(-rows // (800 * 10)))  # the generator gives 800 days x 10 stores x items events
+    for n, record in zip(range(rows), generated_transactions(seed=seed, stores=10, items=items), strict=False):
         yield {**record, "event_id": f"live-{seed}-{n}", "event_time": datetime.now(UTC).replace(tzinfo=None)}
 
 
@@ -260,13 +261,13 @@ def continuous(settings, topic: str, rate: float, seconds: float) -> dict:
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, start_new_session=True
         )
         # one warm-up event: once its batch is committed, Spark is up and the clock starts
-        produce(settings.kafka_bootstrap, topic, TRANSACTION, islice(live_events(seed=4), 1), progress=False)
+        produce(settings.kafka_bootstrap, topic, TRANSACTION, live_events(1, seed=4), progress=False)
         deadline = time.monotonic() + 120
         while not query(settings, "SELECT COUNT(*) FROM stream_batches WHERE query_name = %s", (name,))[0][0]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("the continuous stream did not start")
             time.sleep(0.5)
-        produce(settings.kafka_bootstrap, topic, TRANSACTION, islice(live_events(), rows), rate=rate, progress=False)
+        produce(settings.kafka_bootstrap, topic, TRANSACTION, live_events(rows), rate=rate, progress=False)
         deadline = time.monotonic() + 120
         while query(settings, "SELECT COUNT(*) FROM raw_transactions WHERE kafka_topic = %s", (topic,))[0][0] <= rows:
             if time.monotonic() > deadline:
