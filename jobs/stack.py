@@ -537,8 +537,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--services",
-        help=f"comma-separated subset of {','.join(SERVICES)} (default for up and status:"
-        f" {','.join(DEFAULT_SERVICES)}, plus the Spark cluster's two when named or running; for down: all)",
+        help=f"comma-separated subset of {','.join(SERVICES)} (default: {','.join(DEFAULT_SERVICES)}, and the"
+        " Spark cluster's two while they run)",
     )
     args, args.airflow_args = parser.parse_known_args(argv)
     if args.airflow_args and args.action != "airflow":
@@ -554,8 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings()
     if args.services is None:  # the defaults, and whatever else `up` started
-        named = SERVICES if args.action == "down" else DEFAULT_SERVICES
-        args.services = [name for name in SERVICES if name in named or running_pid(settings, name)]
+        args.services = [name for name in SERVICES if name in DEFAULT_SERVICES or running_pid(settings, name)]
     if args.action == "airflow":  # e.g. python -m jobs.stack airflow dags list
         env = {**os.environ, **airflow_env(ensure_credentials(settings))}
         return subprocess.call([str(AIRFLOW_BIN / "airflow"), *args.airflow_args], env=env)
