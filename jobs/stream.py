@@ -340,7 +340,8 @@ def run(args: argparse.Namespace) -> int:
         elif mysql_down:
             code = fail(f"cannot reach MySQL: {mysql_down.group(1)}; {MYSQL_HINT}", 4)
         elif not broker_reachable(settings.kafka_bootstrap):
-            first = message.strip().splitlines()[0][:300] if message.strip() else type(exc).__name__
+            first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+            first = first.split("terminated with exception: ")[-1][:300]  # the cause, not the query's ids
             lost = f"lost the Kafka broker at {settings.kafka_bootstrap} while reading {topic} ({first})"
             code = fail(f"{lost}; {KAFKA_HINT}", 4)
         else:
