@@ -51,6 +51,8 @@ LEDGER = re.compile(r"LedgerMismatch: (.+)")
 # JVM stack or the error's SQLSTATE
 KAFKA_DATA_LOSS = re.compile(r"Some data may have been lost because.*?Reason:\s*(.+?)\s*(?:\n\s+at |SQLSTATE|$)", re.S)
 KAFKA_HINT = "start the stack with `make up`, or check RP_KAFKA_BOOTSTRAP"
+# an exception line of a Python traceback or a JVM "Caused by:" chain; the last one is the root cause
+CAUSE = re.compile(r"^(?:Caused by: )?((?:[\w$]+\.)*[\w$]*(?:Exception|Error)\b(?:\{[^}]*\})?: \S[^\n]*)", re.M)
 
 
 def command(query: str, topic: str, name: str, checkpoint, *extra: str) -> list[str]:
@@ -191,6 +193,12 @@ def data_loss_message(topic: str, error: str) -> str | None:
         " the topic holds now, rerun with --no-fail-on-data-loss (option failOnDataLoss=false); to reprocess from"
         " scratch, delete the query's checkpoint folder and its rows in stream_batches, or run it under a new name."
     )
+
+
+def root_cause(error: str) -> str:
+    """The innermost exception line of a failed query's message (one line, at most 300 characters)."""
+    causes = CAUSE.findall(error)
+    return (causes[-1] if causes else error.strip().split("\n", 1)[0])[:300]
 
 
 def checkpoint_mismatch(checkpoint: Path, topic: str) -> str | None:
@@ -340,9 +348,7 @@ def run(args: argparse.Namespace) -> int:
         elif mysql_down:
             code = fail(f"cannot reach MySQL: {mysql_down.group(1)}; {MYSQL_HINT}", 4)
         elif not broker_reachable(settings.kafka_bootstrap):
-            first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
-            first = first.split("terminated with exception: ")[-1][:300]  # the cause, not the query's ids
-            lost = f"lost the Kafka broker at {settings.kafka_bootstrap} while reading {topic} ({first})"
+            lost = f"lost the Kafka broker at {settings.kafka_bootstrap} while reading {topic} ({root_cause(message)})"
             code = fail(f"{lost}; {KAFKA_HINT}", 4)
         else:
             raise

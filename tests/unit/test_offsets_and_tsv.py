@@ -86,3 +86,27 @@ def test_the_connectors_data_loss_errors_become_one_line_with_the_way_out():
     )
     assert "(Partition tx-0 offset was changed from 300 to 25. This could be" in data_loss_message("tx", planner)
     assert data_loss_message("tx", "java.lang.OutOfMemoryError: Java heap space") is None
+
+
+def test_a_failed_querys_root_cause_is_its_innermost_exception_line():
+    from jobs.stream import root_cause
+
+    in_batch = (
+        "[STREAM_FAILED] Query [id = 1, runId = 2] terminated with exception: [FOREACH_BATCH_USER_FUNCTION_ERROR]"
+        ' ... Return Message: Traceback (most recent call last):\n  File "/x/sinks.py", line 9, in publish\n'
+        "    raise RuntimeError(\nRuntimeError: 3 of 3 messages to t not acknowledged (KafkaError{code=_MSG_TIMED_OUT,"
+        "val=-192})\n\n\tat py4j.Protocol.getReturnValue(Protocol.java:1)\n"
+    )
+    assert root_cause(in_batch) == (
+        "RuntimeError: 3 of 3 messages to t not acknowledged (KafkaError{code=_MSG_TIMED_OUT,val=-192})"
+    )
+    planning = (
+        "[STREAM_FAILED] Query [id = 1] terminated with exception: org.apache.kafka.common.errors.TimeoutException:"
+        " Timed out waiting for a node assignment. Call: listNodes\n\tat org.apache.spark.X.y(X.scala:1)\n"
+        "Caused by: org.apache.kafka.common.errors.TimeoutException: Timed out waiting for a node assignment."
+        " Call: listNodes\n"
+    )
+    assert root_cause(planning) == (
+        "org.apache.kafka.common.errors.TimeoutException: Timed out waiting for a node assignment. Call: listNodes"
+    )
+    assert root_cause("something odd\nmore") == "something odd"
