@@ -204,19 +204,16 @@ def stage_timings(settings, topic: str, partitions: int, rows: int = 100_000) ->
 
     from streaming.raw_ingest import split_validated
     from streaming.sinks import MySQLBatchSink, arrow_source
-    from streaming.spark import get_spark
+    from streaming.spark import get_spark, kafka_options
+    from streaming.topics import end_offsets
     from streaming.validate import validate_events
 
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    ends = end_offsets(consumer, topic)  # keys spread records unevenly: never read past a partition's end
+    consumer.close()
     spark = get_spark(settings, "bench-stages")
-    ending = json.dumps({topic: {str(p): rows // partitions for p in range(partitions)}})
-    source = (
-        spark.read.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
-        .option("subscribe", topic)
-        .option("startingOffsets", "earliest")
-        .option("endingOffsets", ending)
-        .load()
-    )
+    ending = json.dumps({topic: {str(p): min(rows // partitions, end) for p, end in ends.items()}})
+    source = spark.read.format("kafka").options(**kafka_options(settings, topic)).option("endingOffsets", ending).load()
     parsed = source.select("*", F.expr("try_parse_json(CAST(value AS STRING))").alias("v"))
     validated = validate_events(source, TRANSACTION)
 

@@ -62,19 +62,27 @@ def get_spark(settings: Settings, app_name: str = "retail_pulse"):
     return spark
 
 
+def kafka_options(settings: Settings, topic: str) -> dict[str, str]:
+    """The connector's options for one topic from its earliest offset, with client timeouts short
+    enough that a broker that does not answer fails the read in seconds (streams and batch reads)."""
+    return {
+        "kafka.bootstrap.servers": settings.kafka_bootstrap,
+        "subscribe": topic,
+        "startingOffsets": "earliest",
+        "kafka.request.timeout.ms": str(KAFKA_TIMEOUT_MS),
+        "kafka.default.api.timeout.ms": str(KAFKA_TIMEOUT_MS),
+        "fetchOffset.numRetries": "2",
+        "kafkaConsumer.pollTimeoutMs": str(4 * KAFKA_TIMEOUT_MS),
+    }
+
+
 def read_topic(spark, settings: Settings, topic: str, max_rows: int | None = None, fail_on_data_loss: bool = True):
     """readStream over one topic with Spark's Kafka connector: a new query starts at the earliest
     offset; ``failOnDataLoss`` stops the query when records it has not processed are gone."""
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
-        .option("subscribe", topic)
-        .option("startingOffsets", "earliest")
+        .options(**kafka_options(settings, topic))
         .option("failOnDataLoss", str(fail_on_data_loss).lower())
-        .option("kafka.request.timeout.ms", str(KAFKA_TIMEOUT_MS))
-        .option("kafka.default.api.timeout.ms", str(KAFKA_TIMEOUT_MS))
-        .option("fetchOffset.numRetries", "2")
-        .option("kafkaConsumer.pollTimeoutMs", str(4 * KAFKA_TIMEOUT_MS))
     )
     if max_rows:
         reader = reader.option("maxOffsetsPerTrigger", str(max_rows))

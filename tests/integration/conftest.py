@@ -81,13 +81,13 @@ class PrivateKafka:
     def __init__(self, folder):
         from jobs import stack
 
-        self.env = {
+        own = {
             "RP_STATE_DIR": str(folder),
             "RP_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
             "RP_KAFKA_CONTROLLER_PORT": str(free_port()),
             "RP_KAFKA_HEAP": "256m",
         }
-        self.settings = load_settings({**os.environ, **self.env})
+        self.settings = load_settings({**os.environ, **own})
         self.bootstrap = self.settings.kafka_bootstrap
         self._stack, self._service = stack, stack.build_services(self.settings)["kafka"]
 
