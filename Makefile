@@ -1,5 +1,6 @@
 # Retail Pulse: one command for the pipeline (make demo), one for the tests (make test).
 PY      := .venvs/pipeline/bin/python
+RP      := .venvs/pipeline/bin/retail-pulse
 AF_PY   := .venvs/airflow/bin/python
 CORE    := mariadb,kafka,mlflow
 
@@ -9,16 +10,16 @@ setup:            ## create both virtualenvs from the lock files, install Debian
 	@bash scripts/setup.sh
 
 up: setup         ## start MariaDB, Apache Kafka, MLflow and Airflow (idempotent)
-	@$(PY) -m jobs.stack up
+	@$(RP) tools stack up
 
 up-cluster: setup ## also a Spark standalone master + worker; jobs use it with RP_SPARK_MASTER=spark://127.0.0.1:7077
-	@$(PY) -m jobs.stack up --services mariadb,kafka,mlflow,spark-master,spark-worker
+	@$(RP) tools stack up --services mariadb,kafka,mlflow,spark-master,spark-worker
 
 down:             ## stop exactly what `make up` / `make up-cluster` started
-	@$(PY) -m jobs.stack down
+	@$(RP) tools stack down
 
 status:           ## health of each service
-	@$(PY) -m jobs.stack status
+	@$(RP) tools stack status
 
 DEMO_DAY  := $(shell date -u -d yesterday +%F)
 DEMO_PREV := $(shell date -u -d '2 days ago' +%F)
@@ -26,37 +27,37 @@ DEMO_BACK := $(shell date -u -d '29 days ago' +%F)
 DEMO_DAYS := 800
 
 demo: up          ## the operator's path: producers -> Kafka, then the DAGs triggered through Airflow's scheduler
-	@echo "== master data: the demo catalogue's product and store names (jobs.catalogue) for the analysts' dimensions"
-	$(PY) -m jobs.catalogue demo
+	@echo "== master data: the demo catalogue's product and store names (retail-pulse ingest catalogue) for the analysts' dimensions"
+	$(RP) ingest catalogue demo
 	@echo "== producers: $(DEMO_DAYS) days of store-item sales up to $(DEMO_DAY) (1% malformed) -> Kafka"
-	$(PY) -m jobs.produce --source generated --until $(DEMO_DAY) --days $(DEMO_DAYS) --malformed-fraction 0.01
+	$(RP) ingest produce --source generated --until $(DEMO_DAY) --days $(DEMO_DAYS) --malformed-fraction 0.01
 	@echo "== transactions_ingest (REST API trigger, no logical date, as the UI's Trigger button)"
-	$(PY) -m jobs.trigger transactions_ingest
+	$(RP) tools trigger transactions_ingest
 	@echo "== retail_pipeline for $(DEMO_BACK), four weeks back: its forecast meets the actual sales in v_forecast_vs_actual"
-	$(PY) -m jobs.trigger retail_pipeline --logical-date $(DEMO_BACK)
+	$(RP) tools trigger retail_pipeline --logical-date $(DEMO_BACK)
 	@echo "== retail_pipeline for $(DEMO_DAY), the scheduled slot of the last complete day"
-	$(PY) -m jobs.trigger retail_pipeline --logical-date $(DEMO_DAY)
+	$(RP) tools trigger retail_pipeline --logical-date $(DEMO_DAY)
 	@echo "== producers: reviews (real labelled + generated, 1% malformed) and social posts for 90 days up to $(DEMO_DAY)"
-	$(PY) -m jobs.produce --source review_corpus --until $(DEMO_DAY) --days 90 --no-progress
-	$(PY) -m jobs.produce --source reviews --until $(DEMO_DAY) --days 90 --per-day 40 --malformed-fraction 0.01 --no-progress
-	$(PY) -m jobs.produce --source posts --until $(DEMO_DAY) --days 90 --posts 1000 --no-progress
+	$(RP) ingest produce --source review_corpus --until $(DEMO_DAY) --days 90 --no-progress
+	$(RP) ingest produce --source reviews --until $(DEMO_DAY) --days 90 --per-day 40 --malformed-fraction 0.01 --no-progress
+	$(RP) ingest produce --source posts --until $(DEMO_DAY) --days 90 --posts 1000 --no-progress
 	@echo "== review_analysis_pipeline, the 00:00 slot of $(DEMO_DAY) (the daily retrain's slot)"
-	$(PY) -m jobs.trigger review_analysis_pipeline --logical-date $(DEMO_DAY)
+	$(RP) tools trigger review_analysis_pipeline --logical-date $(DEMO_DAY)
 	@echo "== producers: 60 days of shopper sessions (funnel generator: 2,000 visitors, 500 items, 1% malformed) up to $(DEMO_DAY)"
-	$(PY) -m jobs.produce --source funnel --until $(DEMO_DAY) --days 60 --malformed-fraction 0.01 --no-progress
+	$(RP) ingest produce --source funnel --until $(DEMO_DAY) --days 60 --malformed-fraction 0.01 --no-progress
 	@echo "== recommendation_pipeline for $(DEMO_DAY): interactions -> ALS vs popularity -> top-10 per visitor"
-	$(PY) -m jobs.trigger recommendation_pipeline --logical-date $(DEMO_DAY)
+	$(RP) tools trigger recommendation_pipeline --logical-date $(DEMO_DAY)
 	@echo "== model_monitoring for $(DEMO_PREV): product features -> no champion yet -> train risk + sales volume -> score with SHAP reasons"
-	$(PY) -m jobs.trigger model_monitoring --logical-date $(DEMO_PREV)
+	$(RP) tools trigger model_monitoring --logical-date $(DEMO_PREV)
 	@echo "== model_monitoring for $(DEMO_DAY): drift check against the champions -> retrain only if needed -> score"
-	$(PY) -m jobs.trigger model_monitoring --logical-date $(DEMO_DAY)
-	$(PY) -m jobs.report
+	$(RP) tools trigger model_monitoring --logical-date $(DEMO_DAY)
+	$(RP) reporting text
 
 report: up        ## the HTML report of what is in MySQL: .stack/report/index.html
-	$(PY) -m jobs.html_report
+	$(RP) reporting html
 
 test: setup       ## the whole suite on real services (unit, integration, DAG integrity, e2e)
-	@$(PY) -m jobs.stack up --services $(CORE)
+	@$(RP) tools stack up --services $(CORE)
 	@$(MAKE) --no-print-directory test-pipeline test-airflow
 
 test-pipeline:
@@ -66,17 +67,18 @@ test-airflow:  # DAG integrity in the Airflow env; e2e drives an Airflow of its 
 	$(AF_PY) -m pytest tests/dags
 	$(PY) -m pytest tests/e2e
 
-lint: setup
+lint: setup       ## ruff, the formatter, and the import contracts in pyproject.toml (layers, domains, no cycles)
 	.venvs/pipeline/bin/ruff check .
 	.venvs/pipeline/bin/ruff format --check .
+	.venvs/pipeline/bin/lint-imports --no-cache
 
 bench: setup      ## benchmarks; results in bench/results/*.json
-	@$(PY) -m jobs.stack up --services $(CORE)
+	@$(RP) tools stack up --services $(CORE)
 	$(PY) -m bench.ingest
-	$(PY) -m bench.forecast
+	$(PY) -m bench.sales
 	$(PY) -m bench.reviews
-	$(PY) -m bench.recommend
-	$(PY) -m bench.risk
+	$(PY) -m bench.recommendations
+	$(PY) -m bench.products
 
 contracts:        ## regenerate the raw-table migration from the contracts
-	$(PY) -m jobs.contracts --ddl > sql/migrations/0002_raw_tables.sql
+	$(RP) tools contracts --ddl > sql/migrations/0002_raw_tables.sql

@@ -3,11 +3,11 @@
   1. kafka-python    one consumer, assign + seek + json.loads (the reference client)
   2. librdkafka      confluent-kafka, assign + consume(10000) + orjson.loads (the client's ceiling)
   3. naive           one consumer validating and inserting row by row, a commit per row
-  4. spark raw       python -m jobs.stream raw_transactions: Kafka -> Spark validation ->
+  4. spark raw       retail-pulse ingest stream raw_transactions: Kafka -> Spark validation ->
                      exactly-once MySQL sink; wall time from process start (JVM start included) to
                      exit, steady rate (first batch start -> last commit), peak RSS of the job's
                      whole process tree (driver JVM + Python workers)
-  5. spark sales     python -m jobs.stream sales_aggregation, same measures
+  5. spark sales     retail-pulse ingest stream sales_aggregation, same measures
   6. continuous      raw_transactions with --trigger 1s while events arrive at a steady rate
                      (each rate of --live-rates, 2,000 and 5,000 events/s by default): latency from an
                      event's time (stamped when it is produced) to its row in MySQL (ingested_at),
@@ -48,13 +48,13 @@ from kafka import KafkaConsumer, TopicPartition
 
 os.environ.setdefault("RP_MYSQL_DATABASE", "retail_bench")
 
+from common.cli import command_line, stream_arguments  # noqa: E402
 from common.db import connect, query  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
-from jobs import stream  # noqa: E402
-from jobs.migrate import apply_migrations, drop_database, ensure_users  # noqa: E402
+from jobs.tools.migrate import apply_migrations, drop_database, ensure_users  # noqa: E402
 from streaming.contracts import TRANSACTION  # noqa: E402
 from streaming.producer import produce  # noqa: E402
-from streaming.sources import generated_transactions  # noqa: E402
+from streaming.sales.transaction_sources import generated_transactions  # noqa: E402
 from streaming.topics import ensure_topics  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "ingest.json"
@@ -169,9 +169,10 @@ class RssSampler:
 def spark_path(settings, query_name: str, topic: str, rows: int) -> dict:
     name = f"bench_{query_name}_{topic}"
     with tempfile.TemporaryDirectory() as checkpoint:
-        cmd = stream.command(
-            query_name, topic, name, checkpoint, "--max-rows-per-trigger", str(settings.max_rows_per_trigger)
+        args = stream_arguments(
+            query_name, topic, name, checkpoint, "--max-rows-per-trigger", settings.max_rows_per_trigger
         )
+        cmd = command_line(*args)
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         sampler = RssSampler(proc.pid)
@@ -253,7 +254,7 @@ def continuous(settings, topic: str, rate: float, seconds: float) -> dict:
     name = f"bench_live_{topic}"
     rows = int(rate * seconds)
     with tempfile.TemporaryDirectory() as checkpoint:
-        cmd = stream.command("raw_transactions", topic, name, checkpoint, "--trigger", "1s")
+        cmd = command_line(*stream_arguments("raw_transactions", topic, name, checkpoint, "--trigger", "1s"))
         proc = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, start_new_session=True
         )
@@ -298,9 +299,11 @@ def parse_args(argv=None):
     parser.add_argument("--rows", type=int, default=1_000_000, help="generated transactions (default 1,000,000)")
     parser.add_argument("--partitions", type=int, default=4, help="topic partitions (default 4)")
     parser.add_argument("--naive-rows", type=int, default=200_000, help="rows for the naive path (default 200,000)")
-    parser.add_argument("--live-rates", default="2000,5000",
-                        help="continuous mode: events/s, one run per rate; the first is held to the target"
-                        " (default 2000,5000)")  # fmt: skip
+    parser.add_argument(
+        "--live-rates",
+        default="2000,5000",
+        help="continuous mode: events/s, one run per rate; the first is held to the target (default 2000,5000)",
+    )
     parser.add_argument("--live-seconds", type=float, default=120, help="continuous mode: seconds (default 120)")
     args = parser.parse_args(argv)
     try:

@@ -1,10 +1,10 @@
 """Review benchmark: quality against VADER on held-out real corpora, and scoring speed, side by side.
 
-  1. quality     jobs.train_sentiment (the real job, registering a bench model as @champion):
+  1. quality     jobs.reviews.train_sentiment (the real job, registering a bench model as @champion):
                  model vs VADER macro-F1 on each held-out corpus, from the run's evaluation report
   2. model alone the champion on the same generated reviews in one process: sentiment only, and
                  sentiment + entity tagging (what the stream does per review)
-  3. stream      python -m jobs.stream review_scoring on those reviews from a fresh topic: Kafka ->
+  3. stream      retail-pulse ingest stream review_scoring on those reviews from a fresh topic: Kafka ->
                  Spark validation -> model + entities -> MySQL (exactly once) + result topics; wall
                  time from process start to exit and steady rate (first batch start -> last commit)
   4. embeddings  (skip with --skip-embeddings) the routes that lost: all-MiniLM-L6-v2 sentence
@@ -35,14 +35,14 @@ os.environ.setdefault("RP_SENTIMENT_MODEL", "retail_pulse_sentiment_bench")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from bench.ingest import spark_path  # noqa: E402
+from common.catalogue import catalogue  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
-from jobs.migrate import apply_migrations, drop_database, ensure_users  # noqa: E402
-from models import sentiment as S  # noqa: E402
-from models.text_corpora import HELD_OUT, TRAIN, load, load_many  # noqa: E402
-from streaming.catalogue import catalogue  # noqa: E402
+from jobs.tools.migrate import apply_migrations, drop_database, ensure_users  # noqa: E402
+from models.reviews import sentiment as S  # noqa: E402
+from models.reviews.text_corpora import HELD_OUT, TRAIN, load, load_many  # noqa: E402
 from streaming.contracts import PRODUCT_REVIEW  # noqa: E402
 from streaming.producer import produce  # noqa: E402
-from streaming.review_sources import generated_reviews  # noqa: E402
+from streaming.reviews.review_sources import generated_reviews  # noqa: E402
 from streaming.topics import ensure_topics  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "reviews.json"
@@ -53,9 +53,11 @@ def train_champion(settings) -> dict:
     """Run the real training job; return its evaluation report (from the MLflow run)."""
     import mlflow
 
-    from models.registry import champion
+    from common.registry import champion
 
-    out = subprocess.run([sys.executable, "-m", "jobs.train_sentiment"], capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, "-m", "jobs", "reviews", "train"], capture_output=True, text=True, timeout=1800
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
     print(out.stdout, flush=True)
@@ -65,7 +67,7 @@ def train_champion(settings) -> dict:
 
 
 def model_alone(settings, texts: list[str]) -> dict:
-    from streaming.reviews import Scorer
+    from streaming.reviews.review_scoring import Scorer
 
     scorer = Scorer(settings)
     started = time.perf_counter()
@@ -82,7 +84,7 @@ def embedding_routes(seed: int = 7, train_sample: int = 3000, eval_sample: int =
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from models.minilm import MiniLM, StaticEmbedder, distil_static, fetch
+    from models.reviews.minilm import MiniLM, StaticEmbedder, distil_static, fetch
 
     fetch()
     pool = load_many(TRAIN)
@@ -112,8 +114,12 @@ def embedding_routes(seed: int = 7, train_sample: int = 3000, eval_sample: int =
             seconds += time.perf_counter() - started
             timed += len(frame)
             scores[corpus] = S.metrics(frame["label"], predicted)["macro_f1"]
-        routes[name] = {"macro_f1": scores, "texts_per_s": round(timed / seconds), "train_rows": len(train),
-                        "eval_rows_per_corpus": n_eval or "all"}  # fmt: skip
+        routes[name] = {
+            "macro_f1": scores,
+            "texts_per_s": round(timed / seconds),
+            "train_rows": len(train),
+            "eval_rows_per_corpus": n_eval or "all",
+        }
         print(f"{name}: {routes[name]}", flush=True)
     routes["static_minilm_lr"]["distil_seconds"] = round(distil_s, 1)
     return routes

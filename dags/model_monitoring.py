@@ -4,21 +4,21 @@
 The product models (review risk, sales volume; LightGBM with SHAP reasons) watched and refreshed
 daily. A run covering day D works on the feature snapshot of D + 1 (every fact up to D).
 
-1. **build_features**: `jobs.build_features`: the product_v2 snapshot (rolling sales, price and
+1. **build_features**: `retail-pulse products features`: the product_v2 snapshot (rolling sales, price and
    discount, review counts, ratings, sentiment shares, text length per store-item) in
    `product_features`; a re-run replaces it.
-2. **check_drift**: `jobs.check_drift`: per champion, each feature of the snapshot against the
+2. **check_drift**: `retail-pulse products drift`: per champion, each feature of the snapshot against the
    champion's training snapshots (KS / chi-square at p < 0.05 and PSI >= 0.1), its predictions
    likewise, and its metric on the newest snapshot whose 28-day outcome is known (decay). Results
    in `model_drift` and `drift_checks` (the verdict and why) and MLflow.
-3. **retrain_challenger** (skipped when the check found nothing): `jobs.train_product_models
+3. **retrain_challenger** (skipped when the check found nothing): `jobs.products.train_product_models
    --if-needed`: the models the check asked for are retrained on the newest snapshots, measured
    against their baselines and the champion on the same holdout, registered, and **promoted** to
    `@champion` only if they beat both; the decision and why in `model_decisions` and the task log.
-4. **score**: `jobs.score_products`: every store-item scored by the champions with its three
+4. **score**: `retail-pulse products score`: every store-item scored by the champions with its three
    largest SHAP contributions and a plain-language reason, in `product_predictions` (idempotent
    per model version and day) and, for risk, on the `review_risk` topic.
-5. **report**: `jobs.html_report`: the static HTML report (forecasts, sentiment, risk with reasons,
+5. **report**: `retail-pulse reporting html`: the static HTML report (forecasts, sentiment, risk with reasons,
    recommendation quality, drift, pipeline health) regenerated from MySQL.
 
 A first run (no champion yet) trains the first models in step 3. Connections: `mysql_default`,
@@ -45,11 +45,11 @@ with DAG(
     tags=["retail_pulse", "risk", "drift", "shap"],
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "owner": "retail_pulse"},
 ) as dag:
-    features = pipeline_task("build_features", f"build_features {SNAPSHOT}")
-    drift = pipeline_task("check_drift", f"check_drift {SNAPSHOT}")
+    features = pipeline_task("build_features", f"products features {SNAPSHOT}")
+    drift = pipeline_task("check_drift", f"products drift {SNAPSHOT}")
     retrain = pipeline_task(
-        "retrain_challenger", f"train_product_models --if-needed {SNAPSHOT}", execution_timeout=timedelta(hours=1)
+        "retrain_challenger", f"products train --if-needed {SNAPSHOT}", execution_timeout=timedelta(hours=1)
     )
-    score = pipeline_task("score", f"score_products {SNAPSHOT} --run-id {{{{ run_id }}}}", trigger_rule="none_failed")
-    report = pipeline_task("report", "html_report")
+    score = pipeline_task("score", f"products score {SNAPSHOT} --run-id {{{{ run_id }}}}", trigger_rule="none_failed")
+    report = pipeline_task("report", "reporting html")
     features >> drift >> retrain >> score >> report

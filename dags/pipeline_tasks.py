@@ -1,4 +1,5 @@
-"""Task factory shared by the DAGs: each task is one `python -m jobs...` call in the pipeline env.
+"""Task factory shared by the DAGs: each task is one `retail-pulse <domain> <command>` call in the pipeline env
+(`python -m jobs ...` with its interpreter).
 
 Connections are read by id when the task runs (Jinja in `env` is rendered at run time, never at
 parse time) and handed to the job as RP_* settings, so credentials live only in Airflow.
@@ -51,9 +52,10 @@ MACROS = {"run_day": run_day, "next_day": next_day, "run_hour": run_hour, "run_s
 
 
 def pipeline_task(task_id: str, job_args: str, only_if: str | None = None, **kwargs) -> BashOperator:
-    """A task running `python -m jobs.<job_args>` with the pipeline env's interpreter. With
+    """A task running `retail-pulse <job_args>` (``python -m jobs <job_args>``) with the pipeline env's
+    interpreter. With
     ``only_if`` (a shell test, Jinja allowed) the task is skipped when the test fails."""
-    command = f'"$RP_PIPELINE_PYTHON" -m jobs.{job_args}'
+    command = f'"$RP_PIPELINE_PYTHON" -m jobs {job_args}'
     return BashOperator(
         task_id=task_id,
         bash_command=f"if {only_if}; then {command}; else exit 99; fi" if only_if else command,

@@ -10,14 +10,14 @@ Top-N products for every shopper, refreshed daily: shopper events -> implicit in
 2. **stream_events**: the `interactions` stream, `availableNow`: `shopper_events` topic -> validate
    (bad -> quarantine + `dead_letter`) -> each new event (by id) added to its (visitor, item) row in
    `interactions` (confidence = weighted count: view 1, addtocart 3, transaction 5 by default).
-3. **train_and_evaluate**: `jobs.train_recommender`: time-based split, a small grid (rank x
+3. **train_and_evaluate**: `retail-pulse recommendations train`: time-based split, a small grid (rank x
    regParam x alpha) chosen on a validation window inside the training data, each point a nested
    MLflow run; ALS and popularity on the holdout (precision / recall / MAP / NDCG @k) in MLflow and
    `recommender_evaluations`; the model refitted on all events and registered; **promoted** to
    `@champion` only if its MAP@k is not below popularity's and not more than 10% below the
    champion's; the decision and why in `model_decisions` and the task log.
-4. **publish**: `jobs.recommend`: the champion's top-k per visitor without items it already bought,
-   popular items (flagged `fallback`) for visitors the model does not know; `recommendations` and
+4. **publish**: `retail-pulse recommendations recommend`: the champion's top-k per visitor without items
+   it already bought, popular items (flagged `fallback`) for visitors the model does not know; `recommendations` and
    `popular_items` replaced in one transaction, one message per visitor on `recommendations`.
 
 Idempotent: the stream is exactly-once and counts each event id once; a retrain only adds a model
@@ -52,19 +52,19 @@ with DAG(
 ) as dag:
     produce = pipeline_task(
         "produce_demo_events",
-        f"produce --source funnel --until {{{{ {DAY} }}}} --days {{{{ params.demo_events_days }}}}"
+        f"ingest produce --source funnel --until {{{{ {DAY} }}}} --days {{{{ params.demo_events_days }}}}"
         " --visitors {{ params.demo_visitors }} --funnel-items {{ params.demo_items }}"
         " --malformed-fraction 0.01 --no-progress",
         only_if="[ {{ params.demo_events_days }} -gt 0 ]",
     )
     stream = pipeline_task(
         "stream_events",
-        "stream interactions --available-now",
+        "ingest stream interactions --available-now",
         trigger_rule="none_failed",
         execution_timeout=timedelta(hours=1),
     )
     train = pipeline_task(
-        "train_and_evaluate", "train_recommender --k {{ params.k }}", execution_timeout=timedelta(hours=2)
+        "train_and_evaluate", "recommendations train --k {{ params.k }}", execution_timeout=timedelta(hours=2)
     )
-    publish = pipeline_task("publish", "recommend --k {{ params.k }} --run-id {{ run_id }}")
+    publish = pipeline_task("publish", "recommendations recommend --k {{ params.k }} --run-id {{ run_id }}")
     produce >> stream >> train >> publish

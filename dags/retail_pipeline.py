@@ -63,24 +63,24 @@ with DAG(
 ) as dag:
     produce = pipeline_task(
         "produce_demo_data",
-        f"produce --source generated --no-progress --until {{{{ {DAY} }}}}"
+        f"ingest produce --source generated --no-progress --until {{{{ {DAY} }}}}"
         f" --since {{{{ macros.ds_add({DAY}, 1 - params.demo_history_days) }}}}"
         " --stores {{ params.demo_stores }} --items {{ params.demo_items }}",
         only_if="[ {{ params.demo_history_days }} -gt 0 ]",
     )
     aggregate = pipeline_task(
         "aggregate_sales",
-        "stream sales_aggregation --available-now",
+        "ingest stream sales_aggregation --available-now",
         trigger_rule="none_failed",
         execution_timeout=timedelta(hours=1),
     )
     forecast = pipeline_task(
         "forecast",
-        f"forecast --as-of {{{{ {DAY} }}}} --horizon {{{{ params.horizon }}}} --name daily"
+        f"sales forecast --as-of {{{{ {DAY} }}}} --horizon {{{{ params.horizon }}}} --name daily"
         " --methods {{ params.methods }}"
         " --max-staleness-days {{ params.max_staleness_days }}{% if params.allow_stale %} --allow-stale{% endif %}"
         "{% if params.holidays %} --holidays {{ params.holidays }}{% endif %}",
         execution_timeout=timedelta(hours=2),
     )
-    publish = pipeline_task("publish_forecasts", f"publish_forecasts --run-key {{{{ {DAY} }}}}-daily")
+    publish = pipeline_task("publish_forecasts", f"sales publish --run-key {{{{ {DAY} }}}}-daily")
     produce >> aggregate >> forecast >> publish

@@ -50,26 +50,26 @@ with DAG(
         "retrain": Param("daily", enum=["daily", "always", "never"], description="when to train a challenger"),
     },
 ) as dag:
-    ensure = pipeline_task("ensure_model", "train_sentiment --if-missing", execution_timeout=timedelta(minutes=30))
+    ensure = pipeline_task("ensure_model", "reviews train --if-missing", execution_timeout=timedelta(minutes=30))
     seed = "--seed {{ run_seed(dag_run) }} --no-progress"
     reviews = pipeline_task(
         "produce_demo_reviews",
-        f"produce --source reviews --until {{{{ {DAY} }}}} --days 1 --per-day {{{{ params.demo_reviews_per_day }}}}"
-        f" --malformed-fraction 0.01 {seed}",
+        f"ingest produce --source reviews --until {{{{ {DAY} }}}} --days 1"
+        f" --per-day {{{{ params.demo_reviews_per_day }}}} --malformed-fraction 0.01 {seed}",
         only_if="[ {{ params.demo_reviews_per_day }} -gt 0 ]",
     )
     posts = pipeline_task(
         "produce_demo_posts",
-        f"produce --source posts --until {{{{ {DAY} }}}} --days 1 --posts {{{{ params.demo_posts }}}} {seed}",
+        f"ingest produce --source posts --until {{{{ {DAY} }}}} --days 1 --posts {{{{ params.demo_posts }}}} {seed}",
         only_if="[ {{ params.demo_posts }} -gt 0 ]",
     )
     timeout = {"execution_timeout": timedelta(hours=1), "trigger_rule": "none_failed"}
-    score_reviews = pipeline_task("score_reviews", "stream review_scoring --available-now", **timeout)
-    score_posts = pipeline_task("score_posts", "stream post_scoring --available-now", **timeout)
-    insight = pipeline_task("insight", "review_insight")
+    score_reviews = pipeline_task("score_reviews", "ingest stream review_scoring --available-now", **timeout)
+    score_posts = pipeline_task("score_posts", "ingest stream post_scoring --available-now", **timeout)
+    insight = pipeline_task("insight", "reviews insight")
     retrain = pipeline_task(
         "retrain",
-        "train_sentiment --new-data db",
+        "reviews train --new-data db",
         only_if="[ {{ params.retrain }} = always ]"
         " || [ {{ params.retrain }} = daily -a {{ run_hour(dag_run) }} -eq 0 ]",
         execution_timeout=timedelta(hours=1),

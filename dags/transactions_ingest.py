@@ -35,11 +35,11 @@ with DAG(
 ) as dag:
     produce = pipeline_task(
         "produce_demo_events",
-        "produce --event transaction --limit {{ params.produce_demo_events }} --malformed-fraction 0.01"
+        "ingest produce --event transaction --limit {{ params.produce_demo_events }} --malformed-fraction 0.01"
         " --no-progress --seed {{ run_seed(dag_run) }}",
     )
     stream = pipeline_task(
-        "stream_transactions", "stream raw_transactions --available-now", execution_timeout=timedelta(hours=1)
+        "stream_transactions", "ingest stream raw_transactions --available-now", execution_timeout=timedelta(hours=1)
     )
-    report = pipeline_task("report_counts", "report")
+    report = pipeline_task("report_counts", "reporting text")
     produce >> stream >> report

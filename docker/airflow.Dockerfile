@@ -1,4 +1,4 @@
-# Airflow 3.3 with the pipeline env beside it: DAG tasks run `$RP_PIPELINE_PYTHON -m jobs...`
+# Airflow 3.3 with the pipeline env beside it: DAG tasks run `$RP_PIPELINE_PYTHON -m jobs <domain> <command>`
 # (the Spark driver; executors run on the spark-worker service).
 # Spark's Kafka connector from Maven Central (jvm/pom.xml), as `make setup` fetches it for the local stack
 FROM maven:3.9.9-eclipse-temurin-17 AS jars
@@ -15,8 +15,8 @@ RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir \
     -r /opt/retail_pulse/requirements/pipeline.lock
 COPY . /opt/retail_pulse
 COPY --from=jars /build/jars/spark /opt/retail_pulse/.jars/spark
-RUN echo /opt/retail_pulse > /opt/venv/lib/python3.11/site-packages/retail_pulse.pth \
-    && /opt/venv/bin/python -m models.text_corpora --fetch   # labelled text for jobs.train_sentiment
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps -e /opt/retail_pulse \
+    && /opt/venv/bin/python -m models.reviews.text_corpora --fetch   # labelled text for `retail-pulse reviews train`
 USER airflow
 # the same interpreter path as in the Spark images (docker/pipeline.Dockerfile): PYSPARK_PYTHON works on both
 ENV RP_PIPELINE_PYTHON=/opt/venv/bin/python PYSPARK_PYTHON=/opt/venv/bin/python RETAIL_PULSE_ENV=docker

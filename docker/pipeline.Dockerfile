@@ -13,6 +13,6 @@ COPY requirements/pipeline.lock requirements/pipeline.lock
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r requirements/pipeline.lock
 COPY . .
 COPY --from=jars /build/jars/spark /opt/retail_pulse/.jars/spark
-RUN echo /opt/retail_pulse > /opt/venv/lib/python3.11/site-packages/retail_pulse.pth \
-    && /opt/venv/bin/python -m models.text_corpora --fetch   # labelled text for jobs.train_sentiment
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps -e /opt/retail_pulse \
+    && /opt/venv/bin/python -m models.reviews.text_corpora --fetch   # labelled text for `retail-pulse reviews train`
 ENV PATH=/opt/venv/bin:$PATH PYSPARK_PYTHON=/opt/venv/bin/python RETAIL_PULSE_ENV=docker

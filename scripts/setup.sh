@@ -24,7 +24,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-make_venv() {  # name lockfile [repo-on-path]
+make_venv() {  # name lockfile [with-project]
   local dir=.venvs/$1 lock=requirements/$2 stamp=.venvs/$1/.installed
   if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ] && [ "$stamp" -nt pyproject.toml ]; then return; fi
   echo "setup: creating $dir from $lock"
@@ -34,12 +34,17 @@ make_venv() {  # name lockfile [repo-on-path]
     echo "error: pip install -r $lock failed (full log: $dir/pip.log)" >&2
     exit 1
   fi
-  if [ "${3:-}" = repo-on-path ]; then  # the project's packages importable from anywhere in this env
-    "$dir/bin/python" -c "import site, sys; open(site.getsitepackages()[0] + '/retail_pulse.pth', 'w').write(sys.argv[1])" "$PWD"
+  if [ "${3:-}" = with-project ]; then  # the project's packages (editable) and its `retail-pulse` command
+    rm -f "$("$dir/bin/python" -c 'import site; print(site.getsitepackages()[0])')/retail_pulse.pth"
+    if ! "$dir/bin/pip" install -q --disable-pip-version-check --no-deps -e . >> "$dir/pip.log" 2>&1; then
+      tail -20 "$dir/pip.log" >&2
+      echo "error: pip install -e . failed (full log: $dir/pip.log)" >&2
+      exit 1
+    fi
   fi
   touch "$stamp"
 }
-make_venv pipeline pipeline.lock repo-on-path
+make_venv pipeline pipeline.lock with-project
 make_venv airflow airflow.lock
 
 # JVM parts from Maven Central (jvm/pom.xml): Apache Kafka for the local stack, Spark's Kafka connector
@@ -74,9 +79,9 @@ if [ ! -s .data/ta_feng.csv.zip ]; then
   fi
   rm -rf "$tmp"
 fi
-# Real labelled text for the sentiment model (models/text_corpora.py says which and from where).
-if ! .venvs/pipeline/bin/python -m models.text_corpora --fetch > .data/text_corpora.log 2>&1; then
+# Real labelled text for the sentiment model (models/reviews/text_corpora.py says which and from where).
+if ! .venvs/pipeline/bin/python -m models.reviews.text_corpora --fetch > .data/text_corpora.log 2>&1; then
   tail -5 .data/text_corpora.log >&2
-  echo "setup: warning: could not fetch the labelled text corpora; jobs.train_sentiment needs them" >&2
+  echo "setup: warning: could not fetch the labelled text corpora; jobs.reviews.train_sentiment needs them" >&2
 fi
 echo "setup: done (.venvs/pipeline, .venvs/airflow, .jars/, .data/)"

@@ -1,9 +1,9 @@
 """Event contracts: each event type is defined once, here.
 
 From one :class:`Contract` come the JSON (de)serialisation with validation that returns a reason,
-the Spark schema of the parsed record, the MySQL DDL of its raw table, and the docs table in the
-README (``python -m jobs.contracts --markdown``). Every message on a raw topic is a JSON object with
-an envelope (``event_id``, ``event_type``) and the contract's fields; unknown extra keys are ignored
+the Spark schema of the parsed record, the MySQL DDL of its raw table, and its table in
+docs/service-developer.md (``retail-pulse tools contracts --markdown``). Every message on a raw topic is a
+JSON object with an envelope (``event_id``, ``event_type``) and the contract's fields; unknown extra keys are ignored
 so producers can add fields before consumers know them.
 """
 
@@ -329,3 +329,18 @@ SHOPPER_EVENT = Contract(
 )
 
 CONTRACTS: dict[str, Contract] = {c.event_type: c for c in (TRANSACTION, PRODUCT_REVIEW, SOCIAL_POST, SHOPPER_EVENT)}
+
+
+DDL_HEADER = "-- Raw event tables, generated from streaming/contracts.py by `retail-pulse tools contracts --ddl`.\n"
+
+
+def render_ddl(migration: int | None = None) -> str:
+    """The raw tables' first DDL, or the ALTER statements of fields a later migration added."""
+    if migration is None:
+        return DDL_HEADER + "\n" + "\n\n".join(c.ddl() for c in CONTRACTS.values()) + "\n"
+    alters = [a for c in CONTRACTS.values() if (a := c.alter_ddl(migration))]
+    return "\n\n".join(alters) + "\n" if alters else ""
+
+
+def render_markdown() -> str:
+    return "\n\n".join(c.markdown() for c in CONTRACTS.values()) + "\n"

@@ -82,3 +82,11 @@ class RawIngest:
     def close(self) -> None:
         self.sink.close()
         self.publisher.close()
+
+
+def first_per_document(records: list[dict], id_field: str) -> list[dict]:
+    """One record per document id: the first in the topic (lowest partition, then offset)."""
+    chosen: dict[str, dict] = {}
+    for r in sorted(records, key=lambda r: (r["kafka_partition"], r["kafka_offset"])):
+        chosen.setdefault(r[id_field], r)
+    return list(chosen.values())

@@ -5,13 +5,26 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from common.db import connect, transaction
-from streaming.sinks import fill_table
+from common.db import connect, fill_table, transaction
 
 ITEMS, STORES = 150, 4
 SALES_COLUMNS = ["sale_date", "store_id", "item_id", "units", "revenue", "sale_lines"]
-REVIEW_COLUMNS = ["doc_type", "doc_id", "item_id", "created_at", "sentiment", "confidence", "p_negative", "p_neutral",
-                  "p_positive", "rating", "synthetic", "text", "model_version", "scored_at"]  # fmt: skip
+REVIEW_COLUMNS = [
+    "doc_type",
+    "doc_id",
+    "item_id",
+    "created_at",
+    "sentiment",
+    "confidence",
+    "p_negative",
+    "p_neutral",
+    "p_positive",
+    "rating",
+    "synthetic",
+    "text",
+    "model_version",
+    "scored_at",
+]
 
 
 def facts(start: date, days: int, shifted: bool = False, seed: int = 1, review_rate: float = 0.06):
@@ -40,9 +53,24 @@ def facts(start: date, days: int, shifted: bool = False, seed: int = 1, review_r
         for i in np.flatnonzero(rng.random(ITEMS) < review_rate):
             bad = rng.random() < negative[i]
             tag = f"{'s' if shifted else 'u'}{start:%Y%m%d}-{d}-{i}"
-            reviews.append(("review", tag, int(i) + 1, at + timedelta(hours=int(rng.integers(24))),
-                            "negative" if bad else "positive", 0.9, 0.8 if bad else 0.1, 0.1, 0.1 if bad else 0.8,
-                            1 if bad else 5, 1, "x" * int(rng.integers(20, 200)), "test/1", now))  # fmt: skip
+            reviews.append(
+                (
+                    "review",
+                    tag,
+                    int(i) + 1,
+                    at + timedelta(hours=int(rng.integers(24))),
+                    "negative" if bad else "positive",
+                    0.9,
+                    0.8 if bad else 0.1,
+                    0.1,
+                    0.1 if bad else 0.8,
+                    1 if bad else 5,
+                    1,
+                    "x" * int(rng.integers(20, 200)),
+                    "test/1",
+                    now,
+                )
+            )
     return sales, reviews
 
 

@@ -1,4 +1,4 @@
--- Raw event tables, generated from streaming/contracts.py by `python -m jobs.contracts --ddl`.
+-- Raw event tables, generated from streaming/contracts.py by `retail-pulse tools contracts --ddl`.
 
 CREATE TABLE IF NOT EXISTS raw_transactions (
   event_id VARCHAR(64) NOT NULL,

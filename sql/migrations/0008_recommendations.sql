@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS interactions (
   KEY ix_interactions_item (item_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- The current top-N per visitor (jobs.recommend replaces the whole set in one transaction).
+-- The current top-N per visitor (`retail-pulse recommendations recommend` replaces the whole set in one transaction).
 -- fallback = 1: the visitor had no factors in the model (cold start) and got the popular items.
 CREATE TABLE IF NOT EXISTS recommendations (
   visitor_id BIGINT NOT NULL,

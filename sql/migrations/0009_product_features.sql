@@ -1,5 +1,5 @@
 -- The feature store: product features per (store, item), versioned by feature set and as-of day
--- (jobs.build_features; models/features.py). A snapshot for as_of D reads only facts dated before D.
+-- (`retail-pulse products features`; models/products/features.py). A snapshot for as_of D reads only facts dated before D.
 CREATE TABLE IF NOT EXISTS product_features (
   feature_set VARCHAR(32) NOT NULL,
   as_of DATE NOT NULL,

@@ -1,5 +1,5 @@
 -- Product models (review risk, sales volume): their predictions with SHAP reasons, and the drift
--- checks of the model_monitoring DAG (jobs.score_products, jobs.check_drift).
+-- checks of the model_monitoring DAG (`retail-pulse products score`, `products drift`).
 
 -- Feature set product_v2: review counts and mean rating over the last 90 days instead of ever
 -- (a total only grows, so it drifts forever); v1 snapshots cannot be represented any more.

@@ -4,7 +4,7 @@
 -- Per batch: the Kafka append time of its oldest record, so latency = commit time - that.
 ALTER TABLE stream_batches ADD COLUMN first_arrival DATETIME(6) NULL AFTER max_event_time;
 
--- Master data: names of products and stores (jobs.catalogue loads the demo catalogue or your CSVs).
+-- Master data: names of products and stores (`retail-pulse ingest catalogue` loads the demo catalogue or your CSVs).
 CREATE TABLE IF NOT EXISTS product_catalogue (
   item_id BIGINT NOT NULL,
   product_name VARCHAR(255) NOT NULL,

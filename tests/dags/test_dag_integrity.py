@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-DAG_IDS = ["transactions_ingest", "retail_pipeline", "review_analysis_pipeline", "recommendation_pipeline",
-           "model_monitoring"]  # fmt: skip
+DAG_IDS = [
+    "transactions_ingest",
+    "retail_pipeline",
+    "review_analysis_pipeline",
+    "recommendation_pipeline",
+    "model_monitoring",
+]
 HEAVY = ("pyspark", "mysql", "kafka", "mlflow", "prophet", "lightgbm", "pandas", "streaming", "jobs")
 
 
@@ -57,7 +62,7 @@ def test_dag_conventions(dagbag, dag_id):
     assert dag.max_active_runs == 1
     for task in dag.tasks:
         assert task.retries >= 1, task.task_id
-        assert "$RP_PIPELINE_PYTHON" in task.bash_command and "-m jobs." in task.bash_command
+        assert "$RP_PIPELINE_PYTHON" in task.bash_command and "-m jobs " in task.bash_command
 
 
 def test_dag_files_hold_no_secrets():
@@ -186,7 +191,7 @@ def test_review_pipeline_retrains_once_a_day_or_when_asked(dagbag, connections, 
 
     dag = dagbag.dags["review_analysis_pipeline"]
     commands = {t.task_id: render_task(t, RUNS[run], {"retrain": retrain})["bash_command"] for t in dag.tasks}
-    assert commands["score_reviews"].endswith("-m jobs.stream review_scoring --available-now")
+    assert commands["score_reviews"].endswith("-m jobs ingest stream review_scoring --available-now")
     test = commands["retrain"].split("; then")[0].removeprefix("if ")
     assert subprocess.run(["bash", "-c", test]).returncode == (0 if runs_retrain else 1), test
     assert "--new-data db" in commands["retrain"]
@@ -206,9 +211,11 @@ def test_recommendation_pipeline_commands(dagbag, connections, run):
     conf = {"demo_events_days": 30, "k": 20}
     commands = {t.task_id: render_task(t, RUNS[run], conf)["bash_command"] for t in dag.tasks}
     assert "--source funnel --until 2025-03-09 --days 30 --visitors 2000" in commands["produce_demo_events"]
-    assert commands["stream_events"].endswith("-m jobs.stream interactions --available-now")
-    assert commands["train_and_evaluate"].endswith("-m jobs.train_recommender --k 20")
-    assert commands["publish"].endswith(f"-m jobs.recommend --k 20 --run-id {RUNS[run]['run_type']}__test")
+    assert commands["stream_events"].endswith("-m jobs ingest stream interactions --available-now")
+    assert commands["train_and_evaluate"].endswith("-m jobs recommendations train --k 20")
+    assert commands["publish"].endswith(
+        f"-m jobs recommendations recommend --k 20 --run-id {RUNS[run]['run_type']}__test"
+    )
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))  # each kind of run covers 2025-03-09 (see RUNS)
@@ -216,7 +223,7 @@ def test_model_monitoring_works_on_the_snapshot_after_the_runs_day(dagbag, conne
     dag = dagbag.dags["model_monitoring"]
     commands = {t.task_id: render_task(t, RUNS[run], {})["bash_command"] for t in dag.tasks}
     assert all("--as-of 2025-03-10" in c for task, c in commands.items() if task != "report"), commands
-    assert commands["report"].endswith("-m jobs.html_report")
+    assert commands["report"].endswith("-m jobs reporting html")
     assert "train_product_models --if-needed" in commands["retrain_challenger"]
     # a skipped retrain (exit 99: nothing drifted) must not skip the scoring
     assert dag.get_task("score").trigger_rule == "none_failed"

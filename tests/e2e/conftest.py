@@ -5,8 +5,6 @@ checkpoints. Runs are triggered through the REST API and followed to the end, as
 would in the UI."""
 
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,24 +12,17 @@ from pathlib import Path
 import pytest
 
 from common.settings import SECRET_FIELDS, load_settings
-from jobs.trigger import AirflowClient, task_output
+from jobs.tools.trigger import AirflowClient, task_output
 from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 900
 
 
-def pipeline(*args):
-    """Run a pipeline job as a subprocess with this session's environment."""
-    result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
 @pytest.fixture(scope="session")
 def operator_stack(tmp_path_factory):
-    from jobs import stack
-    from jobs.migrate import apply_migrations, drop_database, ensure_users
+    from jobs.tools import stack
+    from jobs.tools.migrate import apply_migrations, drop_database, ensure_users
     from streaming.topics import ensure_topics
 
     shared = stack.ensure_credentials(load_settings())

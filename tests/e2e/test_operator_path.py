@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from common.db import query
-from tests.e2e.conftest import RUN_TIMEOUT, failed_tasks, finish_all_runs, midnight, pipeline, yesterday
+from tests.e2e.conftest import RUN_TIMEOUT, failed_tasks, finish_all_runs, midnight, yesterday
+from tests.support import run_job
 
 pytestmark = pytest.mark.e2e
 CONF = {"horizon": 7, "holidays": "", "demo_stores": 2, "demo_items": 3}
@@ -17,8 +18,9 @@ CONF = {"horizon": 7, "holidays": "", "demo_stores": 2, "demo_items": 3}
 def test_retail_pipeline_triggered_and_scheduled_runs_forecast_the_days_they_cover(operator_stack, airflow):
     settings, day = operator_stack, yesterday()
     # the upstream producers: 60 days of sales of 2 stores x 3 items, up to the last complete day
-    pipeline(
-        "jobs.produce",
+    run_job(
+        "ingest",
+        "produce",
         "--source",
         "generated",
         "--stores",
@@ -52,7 +54,7 @@ def test_retail_pipeline_triggered_and_scheduled_runs_forecast_the_days_they_cov
     )
     assert rows == [(earlier + timedelta(days=1), 6 * 7)]
     assert query(settings, "SELECT MAX(sale_date), COUNT(DISTINCT sale_date) FROM daily_sales") == [(day, 60)]
-    messages = [json.loads(line) for line in pipeline("jobs.consume", settings.topic_forecasts).splitlines()]
+    messages = [json.loads(line) for line in run_job("tools", "consume", settings.topic_forecasts).stdout.splitlines()]
     assert {m["value"]["run_key"] for m in messages} == {f"{day}-daily", f"{earlier}-daily"}
 
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 
 from common.db import query
-from streaming.event_sources import generated_funnel
-from tests.e2e.conftest import RUN_TIMEOUT, failed_tasks, finish_all_runs, midnight, pipeline, yesterday
+from streaming.recommendations.event_sources import generated_funnel
+from tests.e2e.conftest import RUN_TIMEOUT, failed_tasks, finish_all_runs, midnight, yesterday
 from tests.e2e.test_review_pipeline import topic_messages
+from tests.support import run_job
 
 pytestmark = pytest.mark.e2e
 DAG = "recommendation_pipeline"
@@ -20,7 +21,7 @@ def test_recommendation_pipeline_triggered_with_and_without_a_logical_date(opera
     demo = ["--visitors", "600", "--funnel-items", "200"]
     # shoppers' events arrive from the producers before any run (the scheduler may start its own
     # slot first, and a pipeline with no events at all has nothing to train on)
-    pipeline("jobs.produce", "--source", "funnel", "--days", "30", *demo, "--no-progress")
+    run_job("ingest", "produce", "--source", "funnel", "--days", "30", *demo, "--no-progress")
     params = {"demo_visitors": 600, "demo_items": 200}
     # the Trigger button (no logical date), replaying the same 30 days: counted once
     undated = airflow.trigger(DAG, {"demo_events_days": 30, **params})
@@ -41,13 +42,17 @@ def test_recommendation_pipeline_triggered_with_and_without_a_logical_date(opera
     assert bad > 0 and thirty_days < stored <= sent - thirty_days  # the replayed 30 days stored once
     counted = query(settings, "SELECT SUM(views + carts + purchases) FROM interactions")[0][0]
     assert counted == stored  # every stored event counted in its (visitor, item) pair, once
-    decisions = query(settings, "SELECT model_version, promoted FROM model_decisions WHERE model_name = %s"
-                      " ORDER BY decided_at", (settings.recommender_model,))  # fmt: skip
+    decisions = query(
+        settings,
+        "SELECT model_version, promoted FROM model_decisions WHERE model_name = %s ORDER BY decided_at",
+        (settings.recommender_model,),
+    )
     assert len(decisions) == len(runs) and decisions[0] == ("1", 1)  # one version per run, the first promoted
     assert query(settings, "SELECT MIN(map_lift) FROM v_recommender_quality")[0][0] > 1  # ALS beat popularity
     visitors = query(settings, "SELECT COUNT(DISTINCT visitor_id) FROM interactions")[0][0]
-    rows, listed, run_id = query(settings, "SELECT COUNT(*), COUNT(DISTINCT visitor_id), MAX(run_id)"
-                                 " FROM recommendations")[0]  # fmt: skip
+    rows, listed, run_id = query(
+        settings, "SELECT COUNT(*), COUNT(DISTINCT visitor_id), MAX(run_id) FROM recommendations"
+    )[0]
     assert listed == visitors and rows in (5 * visitors, 10 * visitors)
     assert run_id in {r["dag_run_id"] for r in runs}
-    assert '"items"' in pipeline("jobs.consume", settings.topic_recommendations, "--limit", "1")
+    assert '"items"' in run_job("tools", "consume", settings.topic_recommendations, "--limit", "1").stdout

@@ -5,7 +5,8 @@ the model trained on first use and retrained in the day's slot, with the decisio
 import pytest
 
 from common.db import query
-from tests.e2e.conftest import RUN_TIMEOUT, failed_tasks, finish_all_runs, midnight, pipeline, yesterday
+from tests.e2e.conftest import RUN_TIMEOUT, failed_tasks, finish_all_runs, midnight, yesterday
+from tests.support import run_job
 
 pytestmark = pytest.mark.e2e
 DAG = "review_analysis_pipeline"
@@ -40,8 +41,10 @@ def test_review_pipeline_triggered_with_and_without_a_logical_date(operator_stac
     assert {r["run_type"] for r in runs} == {"manual", "scheduled"}
     assert all(r["state"] == "success" for r in runs), failed_tasks(airflow, DAG, runs)
 
-    for doc_type, topic, query_name in (("review", settings.topic_reviews, "review_scoring"),
-                                        ("post", settings.topic_social, "post_scoring")):  # fmt: skip
+    for doc_type, topic, query_name in (
+        ("review", settings.topic_reviews, "review_scoring"),
+        ("post", settings.topic_social, "post_scoring"),
+    ):
         scored = query(settings, "SELECT COUNT(*) FROM review_sentiment WHERE doc_type = %s", (doc_type,))[0][0]
         bad = query(settings, "SELECT COUNT(*) FROM v_quarantine_reasons WHERE query_name = %s", (query_name,))[0][0]
         assert scored + bad == topic_messages(settings, topic) and scored > 0, doc_type
@@ -51,4 +54,4 @@ def test_review_pipeline_triggered_with_and_without_a_logical_date(operator_stac
     assert query(settings, "SELECT COUNT(*) FROM sentiment_sales_daily")[0][0] > 0
     # the analyst sees each entity with its document's product, day and sentiment (read-only account)
     assert query(settings, "SELECT COUNT(*) FROM v_entity_mentions WHERE entity_label = 'PRODUCT'")[0][0] > 0
-    assert '"sentiment"' in pipeline("jobs.consume", settings.topic_review_sentiment, "--limit", "1")
+    assert '"sentiment"' in run_job("tools", "consume", settings.topic_review_sentiment, "--limit", "1").stdout

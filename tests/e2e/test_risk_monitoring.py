@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from common.db import connect, query, transaction
-from tests.e2e.conftest import RUN_TIMEOUT, failed_tasks, finish_all_runs, midnight, pipeline, yesterday
+from tests.e2e.conftest import RUN_TIMEOUT, failed_tasks, finish_all_runs, midnight, yesterday
 from tests.product_facts import ITEMS, STORES, facts, insert
+from tests.support import run_job
 
 pytestmark = pytest.mark.e2e
 DAG = "model_monitoring"
@@ -36,9 +37,12 @@ def test_model_monitoring_triggered_with_and_without_a_logical_date(operator_sta
     assert {r["run_type"] for r in runs} == {"manual", "scheduled"}
     assert all(r["state"] == "success" for r in runs), failed_tasks(airflow, DAG, runs)
 
-    decisions = query(settings, "SELECT model_name, model_version, promoted, reason FROM model_decisions"
-                      " WHERE model_version = '1' AND model_name IN (%s, %s) ORDER BY model_name",
-                      (settings.risk_model, settings.volume_model))  # fmt: skip
+    decisions = query(
+        settings,
+        "SELECT model_name, model_version, promoted, reason FROM model_decisions"
+        " WHERE model_version = '1' AND model_name IN (%s, %s) ORDER BY model_name",
+        (settings.risk_model, settings.volume_model),
+    )
     assert [d[:3] for d in decisions] == sorted([(settings.risk_model, "1", 1), (settings.volume_model, "1", 1)])
     assert all("@champion yet" in reason for *_, reason in decisions)  # trained because there was none
     checks = query(settings, "SELECT current_as_of, model_name, retrain, reason FROM drift_checks ORDER BY 1, 2")
@@ -47,4 +51,4 @@ def test_model_monitoring_triggered_with_and_without_a_logical_date(operator_sta
     scored = query(settings, "SELECT as_of, kind, COUNT(*) FROM product_predictions GROUP BY as_of, kind")
     assert {(day, kind) for day, kind, _ in scored} == {(d, k) for d in days for k in ("risk", "volume")}
     assert all(n == ITEMS * STORES for *_, n in scored)
-    assert '"reason"' in pipeline("jobs.consume", settings.topic_review_risk, "--limit", "1")
+    assert '"reason"' in run_job("tools", "consume", settings.topic_review_risk, "--limit", "1").stdout

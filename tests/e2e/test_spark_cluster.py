@@ -4,8 +4,6 @@ RP_SPARK_MASTER. Executors are processes of the worker, not of the driver, so th
 (spark.jars), the Python environment and the checkpoint folder must all reach them."""
 
 import os
-import subprocess
-import sys
 import uuid
 from datetime import date
 
@@ -15,9 +13,9 @@ from common.db import query
 from common.settings import load_settings
 from streaming.contracts import TRANSACTION
 from streaming.producer import produce
-from streaming.sources import generated_transactions
+from streaming.sales.transaction_sources import generated_transactions
 from streaming.topics import ensure_topics
-from tests.support import free_port
+from tests.support import free_port, run_job
 
 pytestmark = pytest.mark.e2e
 STORES, ITEMS, DAYS = 1, 4, 120
@@ -26,7 +24,7 @@ STORES, ITEMS, DAYS = 1, 4, 120
 @pytest.fixture
 def cluster(tmp_path):
     """A private master + worker (own ports and state folder), stopped after the test."""
-    from jobs import stack
+    from jobs.tools import stack
 
     own = load_settings(
         {
@@ -42,8 +40,8 @@ def cluster(tmp_path):
 
 
 def test_a_stream_job_and_the_forecast_job_run_on_a_spark_standalone_cluster(cluster, tmp_path):
-    from jobs import stack
-    from jobs.migrate import apply_migrations, drop_database, ensure_users
+    from jobs.tools import stack
+    from jobs.tools.migrate import apply_migrations, drop_database, ensure_users
 
     env = {
         **os.environ,
@@ -60,19 +58,17 @@ def test_a_stream_job_and_the_forecast_job_run_on_a_spark_standalone_cluster(clu
         events = list(generated_transactions(seed=5, stores=STORES, items=ITEMS, start=date(2024, 1, 1), days=DAYS))
         assert produce(settings.kafka_bootstrap, topic, TRANSACTION, events, progress=False).sent == len(events)
 
-        def job(*args):
-            result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=600)
-            assert result.returncode == 0, result.stderr[-3000:]
-            return result.stdout
-
-        job("jobs.stream", "sales_aggregation", "--topic", topic, "--name", "on_cluster", "--no-mlflow")
+        run_job(
+            "ingest", "stream", "sales_aggregation", "--topic", topic, "--name", "on_cluster", "--no-mlflow", env=env
+        )
         units, lines = query(settings, "SELECT SUM(units), SUM(sale_lines) FROM daily_sales")[0]
         assert (int(units), int(lines)) == (sum(e["quantity"] for e in events), len(events))
         assert (tmp_path / "checkpoints" / "on_cluster" / "commits" / "0").exists()
 
-        job("jobs.forecast", "--horizon", "14", "--name", "cluster", "--no-mlflow")
-        series, days = query(settings, "SELECT COUNT(DISTINCT store_id, item_id), COUNT(DISTINCT forecast_date)"
-                             " FROM sales_forecasts")[0]  # fmt: skip
+        run_job("sales", "forecast", "--horizon", "14", "--name", "cluster", "--no-mlflow", env=env)
+        series, days = query(
+            settings, "SELECT COUNT(DISTINCT store_id, item_id), COUNT(DISTINCT forecast_date) FROM sales_forecasts"
+        )[0]
         assert (series, days) == (STORES * ITEMS, 14)
     finally:
         drop_database(settings)

@@ -3,23 +3,22 @@ test session through the same code as `make up` (a running stack is reused), plu
 A test that stops a broker gets a private Kafka node of its own (:class:`PrivateKafka`)."""
 
 import os
-import subprocess
 import uuid
 
 import pytest
 
+from common.cli import command_line, stream_arguments
 from common.settings import load_settings
-from jobs.stream import command
 from streaming.contracts import TRANSACTION
 from streaming.producer import produce
-from streaming.sources import generated_transactions
+from streaming.sales.transaction_sources import generated_transactions
 from streaming.topics import ensure_topics
-from tests.support import free_port
+from tests.support import free_port, run_job
 
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory):
-    from jobs import stack
+    from jobs.tools import stack
 
     os.environ["RP_CHECKPOINT_ROOT"] = str(tmp_path_factory.mktemp("checkpoints"))
     stack.start_services(stack.ensure_credentials(load_settings()))
@@ -47,23 +46,19 @@ def produce_transactions(settings, topic, n, seed=7, malformed=0.0, bootstrap=No
 
 
 def stream_command(topic, name, checkpoint, *extra):
-    return command("raw_transactions", topic, name, checkpoint, *extra)
+    """The raw_transactions stream on a topic and checkpoint of the test's own (for Popen: kill tests)."""
+    return command_line(*stream_arguments("raw_transactions", topic, name, checkpoint, *extra))
 
 
 def run_stream(topic, name, checkpoint, *extra, env=None, timeout=300):
-    return subprocess.run(
-        stream_command(topic, name, checkpoint, *extra),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+    args = stream_arguments("raw_transactions", topic, name, checkpoint, *extra)
+    return run_job(*args, ok=None, env={**os.environ, **(env or {})}, timeout=timeout)
 
 
 @pytest.fixture
 def private_db(settings, monkeypatch):
     """A freshly migrated database of this test's own; jobs started from the test see it via the env."""
-    from jobs.migrate import apply_migrations, drop_database, ensure_users
+    from jobs.tools.migrate import apply_migrations, drop_database, ensure_users
 
     name = f"rp_it_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("RP_MYSQL_DATABASE", name)
@@ -79,7 +74,7 @@ class PrivateKafka:
     ports, so the test can stop and restart it without disturbing the shared stack."""
 
     def __init__(self, folder):
-        from jobs import stack
+        from jobs.tools import stack
 
         own = {
             "RP_STATE_DIR": str(folder),

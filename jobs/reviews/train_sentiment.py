@@ -1,0 +1,231 @@
+"""Train the sentiment model on real labelled text, measure it against VADER, register it.
+
+    retail-pulse reviews train                    # corpora only; champion if there is none yet
+    retail-pulse reviews train --new-data db      # + labelled reviews from MySQL: a challenger
+    retail-pulse reviews train --if-missing       # only if no champion exists (first DAG run)
+    retail-pulse reviews train --new-data reviews.csv --text-col text --label-col stars --scale stars
+
+Training text: the real corpora marked "train" in models/reviews/text_corpora.py (never generated text
+alone). Evaluation, in the same run and side by side with VADER: an in-domain split (20% of the
+training pool, scored by a model fitted on the other 80%) and every held-out corpus (scored by the
+model fitted on the whole pool, the one registered) (other domains; crowd_tweets also another labelling
+source). The promotion metric is the mean macro-F1 over the held-out corpora (the fixed real
+holdout): a new version becomes `@champion` only if it is not lower than the champion's; every
+decision is an MLflow tag and a row in `model_decisions`. A robustness report (typos, truncation,
+case, punctuation, emoji) gives each perturbation's accuracy drop on the held-out product reviews.
+
+MLflow: experiment retail_pulse/sentiment, registered model retail_pulse_sentiment (RP_SENTIMENT_MODEL).
+Exit codes: 0 done (promoted or not), 2 bad arguments or data, 4 MLflow or MySQL unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common.cli import entry_point, fail, job_parser
+from common.registry import champion, client, settle
+from common.settings import Settings, load_settings
+from common.tracking import run_url, start_run
+from models.reviews import sentiment as S
+from models.reviews.text_corpora import HELD_OUT, SOURCES, TRAIN, CorpusMissing, labelled_file, load, load_many
+
+PROMOTION_METRIC = "holdout_macro_f1"
+ROBUSTNESS_CORPUS = "vader_amazon"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = job_parser("jobs.reviews.train_sentiment", __doc__)
+    parser.add_argument("--new-data", help="'db' (labelled reviews in raw_product_reviews) or a CSV path")
+    parser.add_argument("--text-col", default="text", help="CSV: the text column")
+    parser.add_argument("--label-col", default="label", help="CSV: the label column")
+    parser.add_argument("--scale", default="labels", choices=("labels", "stars", "score"), help="CSV: label scale")
+    parser.add_argument("--c", type=float, default=2.0, help="inverse regularisation of the logistic regression")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-register", dest="register", action="store_false", help="log the run, register nothing")
+    parser.add_argument("--if-missing", action="store_true", help="do nothing if a champion is registered already")
+    return parser.parse_args(argv)
+
+
+def labelled_reviews_from_db(settings: Settings) -> pd.DataFrame:
+    """Reviews that carry a label or a star rating (the label wins), as ``text, label, corpus``."""
+    from common.db import query
+
+    rows = query(
+        settings,
+        "SELECT text, label, rating FROM raw_product_reviews WHERE label IS NOT NULL OR rating IS NOT NULL",
+        role="writer",
+    )
+    labels = [S.given_label(label, rating) for _, label, rating in rows]
+    return pd.DataFrame({"text": [r[0] for r in rows], "label": labels, "corpus": "new_reviews"})
+
+
+def evaluate(model, vader: S.Vader, corpora: dict[str, pd.DataFrame]) -> dict:
+    """Model and VADER metrics on each named frame."""
+    report = {}
+    for name, frame in corpora.items():
+        texts = frame["text"].tolist()
+        predicted, _ = S.predict_with_confidence(model, texts)
+        report[name] = {
+            "model": S.metrics(frame["label"], predicted),
+            "vader": S.metrics(frame["label"], vader.predict(texts)),
+        }
+    return report
+
+
+def robustness(model, frame: pd.DataFrame, seed: int, sample: int = 1500) -> dict:
+    """Accuracy on clean text and under each perturbation (and the drop)."""
+    frame = frame.sample(min(sample, len(frame)), random_state=seed)
+    texts, truth = frame["text"].tolist(), frame["label"].tolist()
+    clean = S.metrics(truth, S.predict_with_confidence(model, texts)[0])["accuracy"]
+    report = {"corpus": ROBUSTNESS_CORPUS, "n": len(texts), "clean_accuracy": clean, "perturbations": {}}
+    for p in S.PERTURBATIONS:
+        rng = random.Random(seed)
+        changed = [S.perturb(t, p.name, rng) for t in texts]
+        accuracy = S.metrics(truth, S.predict_with_confidence(model, changed)[0])["accuracy"]
+        report["perturbations"][p.name] = {"doc": p.doc, "accuracy": accuracy, "drop": round(clean - accuracy, 4)}
+    return report
+
+
+def holdout_score(report: dict) -> float:
+    return round(float(np.mean([report[c]["model"]["macro_f1"] for c in HELD_OUT])), 4)
+
+
+def print_table(report: dict) -> None:
+    print(
+        f"{'corpus':14} {'role':9} {'n':>7}  {'model F1':>8} {'VADER F1':>8} {'gain':>6}"
+        f"  {'model acc':>9} {'VADER acc':>9}"
+    )
+    for name, r in report.items():
+        role = "held out" if name in HELD_OUT else "in-domain"
+        m, v = r["model"], r["vader"]
+        print(
+            f"{name:14} {role:9} {m['n']:7,}  {m['macro_f1']:8.3f} {v['macro_f1']:8.3f} "
+            f"{m['macro_f1'] - v['macro_f1']:+6.3f}  {m['accuracy']:9.3f} {v['accuracy']:9.3f}"
+        )
+
+
+def champion_score(settings: Settings) -> tuple[str | None, float | None]:
+    """The champion's version and promotion metric, or (None, None)."""
+    version = champion(settings, settings.sentiment_model)
+    if version is None:
+        return None, None
+    return version.version, client(settings).get_run(version.run_id).data.metrics.get(PROMOTION_METRIC)
+
+
+def run(args: argparse.Namespace) -> int:
+    import mlflow
+    from sklearn.model_selection import train_test_split
+
+    settings = load_settings()
+    started = time.time()
+    if args.if_missing:
+        version, value = champion_score(settings)
+        if version is not None:
+            print(
+                f"{settings.sentiment_model}@champion is version {version} (holdout macro-F1 {value}); nothing to train"
+            )
+            return 0
+    try:
+        pool = load_many(TRAIN)
+        held_out = {name: load(name) for name in HELD_OUT}
+        if args.new_data == "db":
+            new = labelled_reviews_from_db(settings)
+        elif args.new_data:
+            new = labelled_file(args.new_data, args.text_col, args.label_col, args.scale)
+        else:
+            new = None
+    except (CorpusMissing, ValueError) as exc:
+        return fail(str(exc), 2)
+    if new is not None:
+        print(f"new labelled data: {len(new):,} rows ({new['label'].value_counts().to_dict()})")
+        pool = pd.concat([pool, new], ignore_index=True)
+    # the in-domain score comes from a model fitted on 80% of the pool; the model that is evaluated
+    # on the held-out corpora and registered is fitted on all of it
+    train, test = train_test_split(pool, test_size=0.2, random_state=args.seed, stratify=pool["corpus"])
+    print(f"training on {len(pool):,} texts from {', '.join(sorted(pool['corpus'].unique()))}", flush=True)
+    vader = S.Vader()
+    split_model = S.fit(train["text"], train["label"], train["corpus"], c=args.c, seed=args.seed)
+    model = S.fit(pool["text"], pool["label"], pool["corpus"], c=args.c, seed=args.seed)
+    report = {**evaluate(split_model, vader, {"in_domain": test}), **evaluate(model, vader, held_out)}
+    print_table(report)
+    score = holdout_score(report)
+    vader_score = round(float(np.mean([report[c]["vader"]["macro_f1"] for c in HELD_OUT])), 4)
+    print(f"fixed real holdout (mean macro-F1 over {', '.join(HELD_OUT)}): model {score:.4f}, VADER {vader_score:.4f}")
+    robust = robustness(model, held_out[ROBUSTNESS_CORPUS], args.seed)
+    drops = ", ".join(f"{k} {v['drop']:+.3f}" for k, v in robust["perturbations"].items())
+    print(f"robustness on {ROBUSTNESS_CORPUS} (accuracy {robust['clean_accuracy']:.3f}; drop): {drops}")
+
+    tags = {"kind": "challenger" if new is not None else "corpora", "new_data": str(args.new_data)}
+    mlflow_run = start_run(settings, "sentiment", f"sentiment-{datetime.now(UTC):%Y%m%dT%H%M%S}", tags=tags)
+    with mlflow_run:
+        mlflow.log_params(
+            {
+                "c": args.c,
+                "seed": args.seed,
+                "train_rows": len(pool),
+                "train_corpora": ",".join(TRAIN),
+                "held_out": ",".join(HELD_OUT),
+                "features": "tfidf_1_2gram+vader_scores",
+                "sources": json.dumps(SOURCES),
+            }
+        )
+        metrics = {
+            PROMOTION_METRIC: score,
+            "holdout_macro_f1_vader": vader_score,
+            "train_seconds": time.time() - started,
+        }
+        for name, r in report.items():
+            for method in ("model", "vader"):
+                metrics[f"{name}.{method}.macro_f1"] = r[method]["macro_f1"]
+                metrics[f"{name}.{method}.accuracy"] = r[method]["accuracy"]
+        for name, r in robust["perturbations"].items():
+            metrics[f"robustness.{name}.drop"] = r["drop"]
+        mlflow.log_metrics(metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "evaluation.json").write_text(json.dumps(report, indent=2))
+            Path(tmp, "robustness.json").write_text(json.dumps(robust, indent=2))
+            mlflow.log_artifacts(tmp, artifact_path="reports")
+        if not args.register:
+            print(f"MLflow run: {run_url(settings, mlflow_run)} (not registered)")
+            return 0
+        champion_version, champion_value = champion_score(settings)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=settings.sentiment_model,
+            pip_requirements=["scikit-learn", "vaderSentiment==3.3.2", "scipy", "numpy"],
+            skops_trusted_types=S.TRUSTED_TYPES,
+        )
+        version = str(info.registered_model_version)
+        line = settle(
+            settings,
+            settings.sentiment_model,
+            version,
+            mlflow_run.info.run_id,
+            S.promote(score, champion_value),
+            metric=PROMOTION_METRIC,
+            value=score,
+            champion_value=champion_value,
+            baseline=vader_score,
+            champion_version=champion_version,
+        )
+        print(line)
+        print(f"MLflow run: {run_url(settings, mlflow_run)}")
+    return 0
+
+
+main = entry_point(parse_args, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

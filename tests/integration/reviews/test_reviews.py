@@ -1,0 +1,83 @@
+"""The review path on the local stack: train -> register (@champion) -> score the stream with
+malformed records -> MySQL + result topics, exactly once -> retrain from the stored labels, with
+every promotion decision recorded."""
+
+import json
+import uuid
+from datetime import date
+
+import pytest
+
+from common.catalogue import catalogue
+from common.cli import stream_arguments
+from common.db import query
+from common.registry import champion, load_champion
+from common.settings import load_settings
+from streaming.contracts import PRODUCT_REVIEW
+from streaming.producer import produce
+from streaming.reviews.review_sources import generated_reviews
+from tests.support import run_job
+
+pytestmark = pytest.mark.integration
+
+
+def messages(settings, topic):
+    out = run_job("tools", "consume", topic, ok=None, timeout=120)
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp_path, monkeypatch):
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.setenv("RP_SENTIMENT_MODEL", f"rp_test_sentiment_{tag}")
+    for key in ("review_sentiment", "ner_results", "dead_letter"):
+        monkeypatch.setenv(f"RP_TOPIC_{key.upper()}", f"{topic}_{key}")
+    settings = load_settings()
+
+    # no champion yet: the scoring job refuses with one line
+    refused = run_job(
+        *stream_arguments("review_scoring", topic, "review_scoring", tmp_path / "ckpt"), ok=None, timeout=300
+    )
+    assert refused.returncode == 2 and f"no {settings.sentiment_model}@champion" in refused.stderr
+
+    out = run_job("reviews", "train").stdout
+    assert "PROMOTED to @champion" in out and "vader_amazon" in out and "robustness" in out
+    model, version = load_champion(settings, settings.sentiment_model, "")
+    assert version == f"{settings.sentiment_model}/1"
+    assert list(model.predict(["I love this, works great", "awful, it broke and I want a refund"])) == [
+        "positive",
+        "negative",
+    ]
+
+    reviews = list(generated_reviews(catalogue(), seed=4, since=date(2025, 6, 1), days=10, per_day=40))
+    sent = produce(
+        settings.kafka_bootstrap, topic, PRODUCT_REVIEW, reviews, malformed_fraction=0.05, seed=2, progress=False
+    )
+    for _ in range(2):  # the second run finds nothing new: nothing doubled
+        run = run_job(
+            *stream_arguments("review_scoring", topic, "review_scoring", tmp_path / "ckpt"), ok=None, timeout=300
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+
+    scored = query(settings, "SELECT COUNT(*), COUNT(DISTINCT model_version) FROM review_sentiment")[0]
+    quarantined = query(settings, "SELECT COUNT(*) FROM quarantined_events", role="writer")[0][0]
+    raw = query(settings, "SELECT COUNT(*) FROM raw_product_reviews WHERE store_id IS NOT NULL")[0][0]
+    assert quarantined == sent.malformed > 0
+    assert scored == (len(reviews) - sent.malformed, 1) and raw == scored[0]
+    agree = query(settings, "SELECT AVG(sentiment = given_label) FROM review_sentiment")[0][0]
+    assert agree > 0.6  # the generator's star ratings and the model mostly agree
+    entities = dict(query(settings, "SELECT entity_label, COUNT(*) FROM review_entities GROUP BY entity_label"))
+    assert entities.get("PRODUCT", 0) > 50 and entities.get("STORE", 0) > 20
+
+    results = messages(settings, settings.topic_review_sentiment)
+    assert len({(m["value"]["doc_type"], m["value"]["doc_id"]) for m in results}) == scored[0]
+    assert {m["key"] for m in results} <= {str(p.item_id) for p in catalogue().products}
+    ner = messages(settings, settings.topic_ner_results)
+    assert len({m["key"] for m in ner}) == scored[0]
+    assert len(messages(settings, settings.topic_dead_letter)) >= sent.malformed
+
+    out = run_job("reviews", "train", "--new-data", "db").stdout
+    assert f"new labelled data: {scored[0]:,} rows" in out
+    decisions = query(settings, "SELECT model_version, promoted, reason FROM model_decisions ORDER BY model_version")
+    assert [d[0] for d in decisions] == ["1", "2"] and decisions[0][1] == 1
+    assert champion(settings, settings.sentiment_model).version == ("2" if decisions[1][1] else "1")
+    assert ("PROMOTED" in out) == bool(decisions[1][1]) and decisions[1][2] in out
