@@ -6,9 +6,10 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 from common.db import connect, fill_table, transaction
+from common.results import RESULTS
 
 ITEMS, STORES = 150, 4
-SALES_COLUMNS = ["sale_date", "store_id", "item_id", "units", "revenue", "sale_lines"]
+SALES_COLUMNS = [f.name for f in RESULTS["retail_aggregated"].fields]  # a daily_sales row
 REVIEW_COLUMNS = [
     "doc_type",
     "doc_id",

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from common import report_queries as Q
 from common.cli import entry_point, job_parser
 from common.settings import Settings, load_settings
 
@@ -58,18 +59,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def frame(settings: Settings, sql: str, columns: list[str], params: tuple = ()) -> pd.DataFrame:
-    from decimal import Decimal
-
-    from common.db import query
-
-    out = pd.DataFrame(query(settings, sql, params, role="reader"), columns=columns)
-    for column in out.columns:  # SUM() and ROUND() come back as Decimal
-        if out[column].map(lambda v: isinstance(v, Decimal)).any():
-            out[column] = out[column].astype(float)
-    return out
-
-
 def png(fig) -> str:
     import matplotlib.pyplot as plt
 
@@ -90,38 +79,14 @@ def figure(width: float = 9, height: float = 3.6, columns: int = 1):
 
 def forecast_section(settings: Settings, days: int, names: dict[int, str]) -> Section:
     section = Section("forecast", "Forecast vs actual (busiest store-item, newest run)")
-    series = frame(
-        settings,
-        "SELECT store_id, item_id, SUM(yhat) FROM v_latest_forecasts GROUP BY store_id, item_id"
-        " ORDER BY SUM(yhat) DESC LIMIT 1",
-        ["store_id", "item_id", "total"],
-    )
+    series = Q.busiest_forecast_series(settings)
     if series.empty:
         return section.nothing("no forecast yet: trigger retail_pipeline")
     store, item = int(series["store_id"][0]), int(series["item_id"][0])
-    forecast = frame(
-        settings,
-        "SELECT forecast_date, yhat, yhat_lower_80, yhat_upper_80, yhat_lower_95, yhat_upper_95,"
-        " as_of FROM v_latest_forecasts WHERE store_id = %s AND item_id = %s ORDER BY forecast_date",
-        ["day", "yhat", "lo80", "hi80", "lo95", "hi95", "as_of"],
-        (store, item),
-    )
-    actual = frame(
-        settings,
-        "SELECT sale_date, units FROM daily_sales WHERE store_id = %s AND item_id = %s"
-        " AND sale_date >= %s - INTERVAL %s DAY ORDER BY sale_date",
-        ["day", "units"],
-        (store, item, forecast["as_of"][0], days),
-    )
+    forecast = Q.series_forecast(settings, store, item)
+    actual = Q.series_sales(settings, store, item, forecast["as_of"][0], days)
     # the newest earlier run whose forecast days have happened: its forecast against what then sold
-    past = frame(
-        settings,
-        "SELECT forecast_date, yhat, yhat_lower_95, yhat_upper_95, as_of FROM v_forecast_vs_actual"
-        " WHERE store_id = %s AND item_id = %s AND as_of = (SELECT MAX(as_of) FROM v_forecast_vs_actual"
-        " WHERE store_id = %s AND item_id = %s) ORDER BY forecast_date",
-        ["day", "yhat", "lo95", "hi95", "as_of"],
-        (store, item, store, item),
-    )
+    past = Q.series_past_forecast(settings, store, item)
     fig, ax = figure()
     ax.plot(pd.to_datetime(actual["day"]), actual["units"], color="black", lw=1, label="actual units")
     if not past.empty:
@@ -151,12 +116,7 @@ def forecast_section(settings: Settings, days: int, names: dict[int, str]) -> Se
 
 def realised_accuracy(settings: Settings) -> str:
     """One line on how the past runs' forecasts turned out, over every series and realised day."""
-    runs = frame(
-        settings,
-        "SELECT run_key, COUNT(*), AVG(abs_error), AVG(inside_95) FROM v_forecast_vs_actual"
-        " GROUP BY run_key, as_of ORDER BY as_of DESC LIMIT 1",
-        ["run", "points", "mae", "inside"],
-    )
+    runs = Q.realised_accuracy(settings)
     if runs.empty:
         return "No forecast day has happened yet: realised accuracy appears once actual sales arrive."
     run, points, mae, inside = runs.iloc[0]
@@ -178,16 +138,7 @@ def date_axis(ax) -> None:
 def top_products_table(settings: Settings, as_of, horizon: int, top: int = 10) -> str:
     """The products forecast to sell most over the newest run's horizon (all stores), next to what
     they sold over the same number of days before it."""
-    rows = frame(
-        settings,
-        "SELECT f.item_id, p.product_name, COUNT(DISTINCT f.store_id), SUM(f.yhat),"
-        " (SELECT COALESCE(SUM(s.units), 0) FROM v_daily_sales s WHERE s.item_id = f.item_id"
-        "  AND s.sale_date > %s - INTERVAL %s DAY AND s.sale_date <= %s)"
-        " FROM v_latest_forecasts f JOIN v_dim_product p ON p.item_id = f.item_id"
-        " GROUP BY f.item_id, p.product_name ORDER BY SUM(f.yhat) DESC, f.item_id LIMIT %s",
-        ["item", "name", "stores", "forecast", "before"],
-        (as_of, horizon, as_of, top),
-    )
+    rows = Q.top_forecast_products(settings, as_of, horizon, top)
     body = [
         (
             labelled(name, item),
@@ -204,12 +155,7 @@ def top_products_table(settings: Settings, as_of, horizon: int, top: int = 10) -
 
 def sentiment_section(settings: Settings, names: dict[int, str]) -> Section:
     section = Section("sentiment", "Sentiment trend of the most reviewed products (weekly net sentiment)")
-    daily = frame(
-        settings,
-        "SELECT day, item_id, SUM(documents), SUM(positive) - SUM(negative) FROM"
-        " sentiment_sales_daily GROUP BY day, item_id",
-        ["day", "item_id", "documents", "net"],
-    )
+    daily = Q.daily_item_sentiment(settings)
     if daily.empty:
         return section.nothing("no scored reviews yet: trigger review_analysis_pipeline")
     top = daily.groupby("item_id")["documents"].sum().nlargest(5).index
@@ -225,9 +171,7 @@ def sentiment_section(settings: Settings, names: dict[int, str]) -> Section:
     ax.set_ylabel("(positive - negative) / documents")
     ax.legend(fontsize=8, loc="lower left")
     section.image = png(fig)
-    from common.report_queries import top_negative_products
-
-    worst = top_negative_products(settings, top=5, min_documents=10)
+    worst = Q.top_negative_products(settings, top=5, min_documents=10)
     section.table = "<h3>Most criticised products (at least 10 reviews and posts)</h3>" + table(
         ["product", "reviews and posts", "negative", "positive"],
         [(w["product"], w["documents"], f"{w['negative_share']:.0%}", f"{w['positive_share']:.0%}") for w in worst],
@@ -240,23 +184,11 @@ def labelled(name: str, item: int) -> str:
     return name if name == f"item {item}" else f"{name} (item {item})"
 
 
-def product_names(settings: Settings) -> dict[int, str]:
-    """item_id -> product name, from the product dimension the analysts use."""
-    names = frame(settings, "SELECT item_id, product_name FROM v_dim_product", ["item_id", "name"])
-    return dict(zip(names["item_id"], names["name"], strict=True))
-
-
 def risk_section(settings: Settings, names: dict[int, str], top: int = 10) -> Section:
     section = Section("risk", "Riskiest products: P(next reviews mostly negative), with reasons")
-    risky = frame(
-        settings,
-        "SELECT item_id, store_id, risk, risk_reason, expected_units_28, units_lower_80,"
-        " units_upper_80, as_of FROM v_product_risk ORDER BY risk DESC, store_id, item_id",
-        ["item_id", "store_id", "risk", "reason", "units", "low", "high", "as_of"],
-    )
+    risky = Q.riskiest_products(settings, top)  # each product at its riskiest store
     if risky.empty:
         return section.nothing("no risk scores yet: trigger model_monitoring")
-    risky = risky.drop_duplicates("item_id").head(top)  # each product at its riskiest store
     labels = [
         f"{names.get(i, f'item {i}')} (store {s})" for i, s in zip(risky["item_id"], risky["store_id"], strict=True)
     ]
@@ -277,11 +209,7 @@ def risk_section(settings: Settings, names: dict[int, str], top: int = 10) -> Se
 
 def recommendation_section(settings: Settings) -> Section:
     section = Section("recommendations", "Recommendation quality: ALS vs popularity (holdout MAP@k per training)")
-    quality = frame(
-        settings,
-        "SELECT evaluated_at, als_map, popularity_map, k FROM v_recommender_quality ORDER BY evaluated_at",
-        ["at", "als", "popularity", "k"],
-    )
+    quality = Q.recommender_evaluations(settings)
     if quality.empty:
         return section.nothing("no recommender training yet: trigger recommendation_pipeline")
     fig, ax = figure()
@@ -292,14 +220,7 @@ def recommendation_section(settings: Settings) -> Section:
     ax.set_ylabel(f"MAP@{quality['k'].iloc[-1]}")
     ax.legend(fontsize=8)
     section.image = png(fig)
-    top = frame(
-        settings,
-        "SELECT p.product_name, r.item_id, COUNT(*), SUM(r.rank_no = 1), MAX(r.item_visitors),"
-        " (SELECT COUNT(DISTINCT visitor_id) FROM v_recommendations) FROM v_recommendations r"
-        " JOIN v_dim_product p ON p.item_id = r.item_id GROUP BY p.product_name, r.item_id"
-        " ORDER BY COUNT(*) DESC, r.item_id LIMIT 10",
-        ["name", "item", "lists", "first", "visitors", "all"],
-    )
+    top = Q.most_recommended(settings)
     section.table = "<h3>Most recommended products</h3>" + table(
         ["product", "in visitors' lists", "ranked first", "visitors who interacted with it"],
         [
@@ -312,13 +233,7 @@ def recommendation_section(settings: Settings) -> Section:
 
 def drift_section(settings: Settings) -> Section:
     section = Section("drift", "Drift status: PSI per feature in the newest check (flag at 0.1)")
-    columns = ["model", "as_of", "reason", "feature", "psi", "drift", "psi_flag"]
-    drift = frame(
-        settings,
-        "SELECT model_name, current_as_of, reason, feature, psi, drift, psi_flag FROM v_model_drift"
-        " ORDER BY model_name, feature",
-        columns,
-    )
+    drift = Q.feature_drift(settings)
     if drift.empty:
         return section.nothing("no drift check yet: trigger model_monitoring")
     model = drift["model"].iloc[0]
@@ -339,22 +254,10 @@ def drift_section(settings: Settings) -> Section:
 
 def health_section(settings: Settings) -> Section:
     section = Section("health", "Pipeline health: rows and latency per stream query, bad rows by reason")
-    columns = ["query", "batches", "in", "written", "quarantined", "late", "avg_ms", "latency", "max_latency", "last"]
-    batches = frame(
-        settings,
-        "SELECT query_name, COUNT(*), SUM(rows_in), SUM(rows_written), SUM(rows_quarantined),"
-        " SUM(late_rows), ROUND(AVG(duration_ms)), ROUND(AVG(latency_ms) / 1000, 1),"
-        " ROUND(MAX(latency_ms) / 1000, 1), MAX(finished_at) FROM v_pipeline_health GROUP BY query_name"
-        " ORDER BY query_name",
-        columns,
-    )
+    batches = Q.stream_health(settings)
     if batches.empty:
         return section.nothing("no stream batch yet: trigger transactions_ingest")
-    reasons = frame(
-        settings,
-        "SELECT reason_code, COUNT(*) FROM v_quarantine_reasons GROUP BY reason_code ORDER BY COUNT(*) DESC",
-        ["reason", "rows"],
-    )
+    reasons = Q.quarantine_reasons(settings)
     fig, (left, right) = figure(width=10, columns=2)
     x = range(len(batches))
     left.bar([i - 0.2 for i in x], batches["written"], width=0.4, label="written")
@@ -433,7 +336,7 @@ def render(sections: list[Section], database: str) -> str:
 
 
 def build(settings: Settings, days: int = 90) -> list[Section]:
-    names = product_names(settings)
+    names = Q.product_names(settings)
     return [
         forecast_section(settings, days, names),
         sentiment_section(settings, names),

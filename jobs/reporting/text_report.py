@@ -16,168 +16,77 @@ import json
 import sys
 
 import mysql.connector
+import pandas as pd
 
+from common import report_queries as Q
 from common.cli import job_parser
-from common.db import query
 from common.settings import load_settings
 from streaming.contracts import CONTRACTS
 
 
 def collect(settings) -> dict:
-    tables = {c.table: query(settings, f"SELECT COUNT(*) FROM {c.table}")[0][0] for c in CONTRACTS.values()}
-    reasons = dict(query(settings, "SELECT reason_code, COUNT(*) FROM v_quarantine_reasons GROUP BY reason_code"))
-    batches = query(
-        settings,
-        "SELECT query_name, COUNT(*), SUM(rows_in), SUM(rows_written), SUM(rows_quarantined),"
-        " SUM(late_rows), MAX(finished_at), AVG(duration_ms), MAX(latency_ms) FROM v_pipeline_health"
-        " GROUP BY query_name ORDER BY MAX(finished_at) DESC LIMIT 10",
-    )
-    days, series, rows, units, first, last = query(
-        settings,
-        "SELECT COUNT(DISTINCT sale_date), COUNT(DISTINCT store_id, item_id), COUNT(*), SUM(units),"
-        " MIN(sale_date), MAX(sale_date) FROM daily_sales",
-    )[0]
-    runs = query(
-        settings,
-        "SELECT r.run_key, r.as_of, r.series, r.fallback_series, r.smape_chosen, r.smape_seasonal_naive,"
-        " r.coverage_95_chosen, r.mlflow_run_id, (SELECT COUNT(*) FROM sales_forecasts f WHERE f.run_key = r.run_key)"
-        " FROM forecast_runs r ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1",
-    )
-    forecast = None
-    if runs:
-        keys = ("run_key", "as_of", "series", "fallback_series", "smape_chosen", "smape_seasonal_naive")
-        forecast = dict(zip(keys + ("coverage_95_chosen", "mlflow_run_id", "forecast_rows"), runs[0], strict=True))
-        forecast["as_of"] = str(forecast["as_of"])
+    """Everything the report prints, as JSON-ready values."""
+    reasons = dict(zip(*Q.quarantine_reasons(settings).to_dict("list").values(), strict=True))
+    health = Q.stream_health(settings).sort_values("last", ascending=False).head(10)
     return {
         "database": settings.mysql_database,
-        "reviews": reviews(settings),
-        "recommendations": recommendations(settings),
-        "product_models": product_models(settings),
-        "sales": {
-            "daily_rows": int(rows),
-            "days": int(days),
-            "series": int(series),
-            "units": int(units or 0),
-            "first_day": str(first) if first else None,
-            "last_day": str(last) if last else None,
+        "reviews": {
+            "scored": Q.scored_documents(settings),
+            "champion": Q.sentiment_champion(settings),
+            "top_negative": Q.top_negative_products(settings, 5, 10),
         },
-        "forecast": forecast,
-        "raw_tables": tables,
-        "quarantined": {"total": sum(reasons.values()), "by_reason": reasons},
+        "recommendations": recommendations(settings),
+        "product_models": {
+            "riskiest": riskiest(settings),
+            "champions": Q.product_champions(settings),
+            "drift": Q.drift_verdicts(settings),
+        },
+        "sales": Q.sales_summary(settings),
+        "forecast": Q.newest_forecast_run(settings),
+        "raw_tables": Q.raw_table_counts(settings, [c.table for c in CONTRACTS.values()]),
+        "quarantined": {"total": int(sum(reasons.values())), "by_reason": {k: int(v) for k, v in reasons.items()}},
         "queries": [
             {
-                "query_name": q,
-                "batches": b,
-                "rows_in": int(i or 0),
-                "rows_written": int(w or 0),
-                "rows_quarantined": int(x or 0),
-                "late_rows": int(late or 0),
-                "last_batch_at": str(t),
-                "mean_batch_ms": None if ms is None else round(float(ms)),
-                "max_latency_s": None if latency is None else round(float(latency) / 1000, 1),
+                "query_name": q.query,
+                "batches": int(q.batches),
+                "rows_in": int(q["in"] or 0),
+                "rows_written": int(q.written or 0),
+                "rows_quarantined": int(q.quarantined or 0),
+                "late_rows": int(q.late or 0),
+                "last_batch_at": str(q["last"]),
+                "mean_batch_ms": None if pd.isna(q.avg_ms) else round(float(q.avg_ms)),
+                "max_latency_s": None if pd.isna(q.max_latency) else float(q.max_latency),
             }
-            for q, b, i, w, x, late, t, ms, latency in batches
+            for _, q in health.iterrows()
         ],
-    }
-
-
-def reviews(settings, top: int = 5, min_documents: int = 10) -> dict:
-    """Scored documents by type and class, the newest promoted sentiment model's holdout macro-F1
-    next to VADER's, and the products with the highest negative share."""
-    from common.report_queries import top_negative_products
-
-    counts = query(settings, "SELECT doc_type, sentiment, COUNT(*) FROM review_sentiment GROUP BY doc_type, sentiment")
-    scored: dict = {}
-    for doc_type, label, n in counts:
-        scored.setdefault(doc_type, {})[label] = int(n)
-    model = query(
-        settings,
-        "SELECT model_name, model_version, metric, challenger_value, baseline_value FROM model_decisions"
-        " WHERE promoted = 1 AND model_name = %s ORDER BY decided_at DESC LIMIT 1",
-        (settings.sentiment_model,),
-    )
-    return {
-        "scored": scored,
-        "champion": dict(zip(("model", "version", "metric", "model_value", "vader_value"), model[0], strict=True))
-        if model
-        else None,
-        "top_negative": top_negative_products(settings, top, min_documents),
     }
 
 
 def recommendations(settings) -> dict:
     """Interaction and list counts, the newest evaluation (ALS vs popularity) and one visitor's list."""
-    visitors, items, pairs = query(
-        settings, "SELECT COUNT(DISTINCT visitor_id), COUNT(DISTINCT item_id), COUNT(*) FROM interactions"
-    )[0]
-    listed, fallback, model = query(
-        settings,
-        "SELECT COUNT(DISTINCT visitor_id), COUNT(DISTINCT IF(fallback, visitor_id, NULL)),"
-        " MAX(model_version) FROM recommendations",
-    )[0]
-    quality = query(
-        settings,
-        "SELECT model_version, k, users, als_map, popularity_map, map_lift, als_ndcg, popularity_ndcg"
-        " FROM v_recommender_quality ORDER BY evaluated_at DESC LIMIT 1",
-    )
-    keys = ("model_version", "k", "users", "als_map", "popularity_map", "map_lift", "als_ndcg", "popularity_ndcg")
-    example = query(
-        settings,
-        "SELECT visitor_id, GROUP_CONCAT(item_id ORDER BY rank_no) FROM recommendations"
-        " WHERE visitor_id = (SELECT MIN(visitor_id) FROM recommendations WHERE fallback = 0) GROUP BY visitor_id",
-    )
-    return {
-        "interactions": {"visitors": int(visitors), "items": int(items), "pairs": int(pairs)},
-        "listed_visitors": int(listed),
-        "fallback_visitors": int(fallback or 0),
-        "model_version": model,
-        "evaluation": dict(zip(keys, quality[0], strict=True)) if quality else None,
-        "example": {"visitor_id": example[0][0], "items": example[0][1]} if example else None,
-    }
+    evaluations = Q.recommender_evaluations(settings)
+    newest = None
+    if not evaluations.empty:
+        e = evaluations.iloc[-1]
+        newest = {
+            "model_version": e.model_version,
+            "k": int(e.k),
+            "users": int(e.users),
+            "als_map": float(e.als),
+            "popularity_map": float(e.popularity),
+            "map_lift": None if pd.isna(e.map_lift) else float(e.map_lift),
+            "als_ndcg": float(e.als_ndcg),
+            "popularity_ndcg": float(e.popularity_ndcg),
+        }
+    return Q.recommendation_counts(settings) | {"evaluation": newest, "example": Q.example_list(settings)}
 
 
-def product_models(settings, top: int = 5) -> dict:
-    """The riskiest products of the latest scoring run (v_product_risk, named by v_dim_product; each
-    at its riskiest store), each model's newest promoted version against its baseline, and the
-    newest drift verdicts."""
-    risky = query(
-        settings,
-        "SELECT r.as_of, r.store_id, r.item_id, r.risk, r.risk_reason, r.expected_units_28, r.units_lower_80,"
-        " r.units_upper_80, p.product_name FROM v_product_risk r JOIN v_dim_product p ON p.item_id = r.item_id"
-        " ORDER BY r.risk DESC, r.store_id, r.item_id",
-    )
-    keys = (
-        "as_of",
-        "store_id",
-        "item_id",
-        "risk",
-        "reason",
-        "expected_units_28",
-        "units_lower_80",
-        "units_upper_80",
-        "product",
-    )
-    first = {}  # item -> its riskiest store's row
-    for r in risky:
-        first.setdefault(r[2], r)
-    rows = [dict(zip(keys, r, strict=True)) for r in first.values()][:top]
-    models = query(
-        settings,
-        "SELECT d.model_name, d.model_version, d.metric, d.challenger_value, d.baseline_value FROM model_decisions d"
-        " WHERE d.promoted = 1 AND d.model_name IN (%s, %s) AND d.decided_at = (SELECT MAX(x.decided_at)"
-        " FROM model_decisions x WHERE x.model_name = d.model_name AND x.promoted = 1) ORDER BY d.model_name",
-        (settings.risk_model, settings.volume_model),
-    )
-    drift = query(
-        settings,
-        "SELECT model_name, current_as_of, retrain, reason FROM drift_checks c WHERE current_as_of ="
-        " (SELECT MAX(x.current_as_of) FROM drift_checks x WHERE x.model_name = c.model_name) ORDER BY model_name",
-    )
-    return {
-        "riskiest": [r | {"as_of": str(r["as_of"])} for r in rows],
-        "champions": [dict(zip(("model", "version", "metric", "value", "baseline"), m, strict=True)) for m in models],
-        "drift": [{"model": m, "as_of": str(d), "retrain": bool(r), "reason": why} for m, d, r, why in drift],
-    }
+def riskiest(settings, top: int = 5) -> list[dict]:
+    """The riskiest products (each at its riskiest store) with their reasons and expected sales."""
+    names = {"reason": "reason", "units": "expected_units_28", "low": "units_lower_80", "high": "units_upper_80"}
+    rows = Q.riskiest_products(settings, top).rename(columns=names)
+    rows = rows.astype(object).where(rows.notna(), None)
+    return [r | {"as_of": str(r["as_of"])} for r in rows.to_dict("records")]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -39,25 +39,9 @@ from streaming.sinks import (
 
 REVIEW_SENTIMENT, NER_RESULTS = RESULTS["review_sentiment"], RESULTS["ner_results"]
 DOC_TYPES = {"product_review": ("review", "review_id"), "social_post": ("post", "post_id")}
-SENTIMENT_COLUMNS = [
-    "doc_type",
-    "doc_id",
-    "item_id",
-    "store_id",
-    "created_at",
-    "sentiment",
-    "confidence",
-    "p_negative",
-    "p_neutral",
-    "p_positive",
-    "given_label",
-    "rating",
-    "synthetic",
-    "source",
-    "text",
-    "model_version",
-    "scored_at",
-]
+# a review_sentiment row: the message's fields and the text (which the message leaves out)
+SENTIMENT_COLUMNS = [f.name for f in REVIEW_SENTIMENT.fields if f.name not in ("model_version", "scored_at")]
+SENTIMENT_COLUMNS += ["text", "model_version", "scored_at"]
 ENTITY_COLUMNS = ["doc_type", "doc_id", "start_char", "end_char", "entity_label", "entity_text", "entity_id"]
 
 

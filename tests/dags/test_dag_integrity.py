@@ -224,7 +224,7 @@ def test_model_monitoring_works_on_the_snapshot_after_the_runs_day(dagbag, conne
     commands = {t.task_id: render_task(t, RUNS[run], {})["bash_command"] for t in dag.tasks}
     assert all("--as-of 2025-03-10" in c for task, c in commands.items() if task != "report"), commands
     assert commands["report"].endswith("-m jobs reporting html")
-    assert "train_product_models --if-needed" in commands["retrain_challenger"]
+    assert "-m jobs products train --if-needed" in commands["retrain_challenger"]
     # a skipped retrain (exit 99: nothing drifted) must not skip the scoring
     assert dag.get_task("score").trigger_rule == "none_failed"
     assert dag.get_task("retrain_challenger").skip_on_exit_code == [99]

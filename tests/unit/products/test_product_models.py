@@ -174,3 +174,21 @@ def test_drift_verdict_needs_both_the_test_and_the_psi_or_decay():
     assert verdict("risk", drift_rows(), 0.80, 0.74) == (True, "roc_auc decayed from 0.8000 to 0.7400")
     assert verdict("volume", drift_rows(), 10.0, 11.9)[0] is False  # MAE up 19%: within the 20% allowed
     assert verdict("volume", drift_rows(), 10.0, 12.1)[0] is True
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("models.product_models", "models.products.product_models", "ProductModel"),
+        ("models.product_serving", "models.products.product_serving", "ProductModelPyfunc"),
+        ("models.recommender_serving", "models.recommendations.recommender_serving", "ALSRecommender"),
+    ],
+)
+def test_models_pickled_under_their_old_module_names_still_load(old, new, name):
+    """A champion registered before the code was grouped by domain names its classes by the old modules."""
+    import importlib
+    import pickle
+
+    cls = getattr(importlib.import_module(new), name)
+    legacy = pickle.dumps(cls, protocol=0).replace(new.encode(), old.encode())
+    assert old.encode() in legacy and pickle.loads(legacy) is cls
