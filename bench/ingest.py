@@ -50,8 +50,8 @@ os.environ.setdefault("RP_MYSQL_DATABASE", "retail_bench")
 
 from common.cli import command_line, stream_arguments  # noqa: E402
 from common.db import connect, query  # noqa: E402
+from common.migrations import apply_migrations, drop_database, ensure_users  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
-from jobs.tools.migrate import apply_migrations, drop_database, ensure_users  # noqa: E402
 from streaming.contracts import TRANSACTION  # noqa: E402
 from streaming.producer import produce  # noqa: E402
 from streaming.sales.transaction_sources import generated_transactions  # noqa: E402

@@ -36,8 +36,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from bench.ingest import spark_path  # noqa: E402
 from common.catalogue import catalogue  # noqa: E402
+from common.migrations import apply_migrations, drop_database, ensure_users  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
-from jobs.tools.migrate import apply_migrations, drop_database, ensure_users  # noqa: E402
 from models.reviews import sentiment as S  # noqa: E402
 from models.reviews.text_corpora import HELD_OUT, TRAIN, load, load_many  # noqa: E402
 from streaming.contracts import PRODUCT_REVIEW  # noqa: E402

@@ -27,8 +27,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
-from jobs.sales.backtest import select_series, whole_periods  # noqa: E402
 from models.sales.forecasting import BASELINE, CHOSEN, ForecastConfig, backtest_report, run_forecasts  # noqa: E402
+from models.sales.panels import select_series, whole_periods  # noqa: E402
 from streaming.files import TA_FENG_PATH, read_sales_file  # noqa: E402
 from streaming.sales.transaction_sources import daily_series, generated_daily_sales  # noqa: E402
 

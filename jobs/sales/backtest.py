@@ -27,12 +27,11 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from common.cli import job_parser
 from common.settings import load_settings
 from models.sales.forecast_options import add_forecast_arguments, config_from, summary_lines
-from models.sales.forecasting import MISSING, PERIOD, SERIES_KEYS, backtest_report, period_start, run_forecasts
+from models.sales.forecasting import MISSING, SERIES_KEYS, backtest_report, run_forecasts
+from models.sales.panels import select_series, whole_periods
 from streaming.files import DatasetError, read_sales_file
 from streaming.sales.transaction_sources import daily_series, missing_default
 
@@ -60,40 +59,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 0 <= args.min_active <= 1:
         parser.error("--min-active must be between 0 and 1")
     return args
-
-
-def whole_periods(history, freq: str):
-    """Daily rows summed into weeks: drop the days of a first or last week that the data covers only
-    in part (a week ending three days into the file would look like a collapse in sales). Rows that
-    are weekly already (at most one date per series and week) are kept as they are.
-    Returns (rows, the days dropped as "first..last" strings)."""
-    weeks = period_start(history["ds"], freq)
-    if freq != "W" or history.groupby([*SERIES_KEYS, weeks]).size().max() <= 1:
-        return history, []
-    first, last = history["ds"].min(), history["ds"].max()
-    start = first if first.dayofweek == 0 else first + pd.Timedelta(days=7 - first.dayofweek)
-    stop = last if last.dayofweek == 6 else last - pd.Timedelta(days=last.dayofweek + 1)
-    dropped = [
-        f"{a.date()}..{b.date()}"
-        for a, b in ((first, start - pd.Timedelta(days=1)), (stop + pd.Timedelta(days=1), last))
-        if a <= b
-    ]
-    return history[(history["ds"] >= start) & (history["ds"] <= stop)], dropped
-
-
-def select_series(history, freq: str, min_active: float, max_series: int | None):
-    """Series active in at least ``min_active`` of the periods from the data's first to last period,
-    the ``max_series`` biggest by units."""
-    end = history["ds"].max()
-    first, last = period_start([history["ds"].min(), end], freq)
-    periods = len(pd.date_range(first, last, freq=PERIOD[freq]))
-    selling = history[history["y"] > 0]
-    selling = selling.assign(ds=period_start(selling["ds"], freq))
-    stats = selling.groupby(SERIES_KEYS).agg(active=("ds", "nunique"), units=("y", "sum"))
-    stats = stats[stats["active"] >= min_active * periods].sort_values("units", ascending=False)
-    if max_series:
-        stats = stats.head(max_series)
-    return history.merge(stats.reset_index()[SERIES_KEYS], on=SERIES_KEYS), end
 
 
 def main(argv: list[str] | None = None) -> int:

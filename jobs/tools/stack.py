@@ -189,7 +189,7 @@ def mariadb_start(settings: Settings, d: Path) -> list[str]:
 
 def mariadb_after_start(settings: Settings) -> None:
     """Create the database, apply migrations and (re)create the users."""
-    from jobs.tools.migrate import apply_migrations, ensure_users
+    from common.migrations import apply_migrations, ensure_users
 
     _mariadb_paths(Path(settings.state_dir) / "mariadb")["init"].unlink(missing_ok=True)
     apply_migrations(settings, log=lambda msg: print(f"  mariadb: {msg}"))

@@ -21,8 +21,8 @@ RUN_TIMEOUT = 900
 
 @pytest.fixture(scope="session")
 def operator_stack(tmp_path_factory):
+    from common.migrations import apply_migrations, drop_database, ensure_users
     from jobs.tools import stack
-    from jobs.tools.migrate import apply_migrations, drop_database, ensure_users
     from streaming.topics import ensure_topics
 
     shared = stack.ensure_credentials(load_settings())

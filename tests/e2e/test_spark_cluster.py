@@ -40,8 +40,8 @@ def cluster(tmp_path):
 
 
 def test_a_stream_job_and_the_forecast_job_run_on_a_spark_standalone_cluster(cluster, tmp_path):
+    from common.migrations import apply_migrations, drop_database, ensure_users
     from jobs.tools import stack
-    from jobs.tools.migrate import apply_migrations, drop_database, ensure_users
 
     env = {
         **os.environ,

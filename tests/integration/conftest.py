@@ -58,7 +58,7 @@ def run_stream(topic, name, checkpoint, *extra, env=None, timeout=300):
 @pytest.fixture
 def private_db(settings, monkeypatch):
     """A freshly migrated database of this test's own; jobs started from the test see it via the env."""
-    from jobs.tools.migrate import apply_migrations, drop_database, ensure_users
+    from common.migrations import apply_migrations, drop_database, ensure_users
 
     name = f"rp_it_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("RP_MYSQL_DATABASE", name)

@@ -8,7 +8,7 @@ import mysql.connector
 import pytest
 
 from common.db import connect, query
-from jobs.tools.migrate import apply_migrations
+from common.migrations import apply_migrations
 from streaming.contracts import CONTRACTS, SOURCE_COLUMNS, TRANSACTION
 from streaming.sinks import MySQLBatchSink
 
@@ -148,7 +148,7 @@ def test_sink_rolls_back_everything_when_a_row_is_rejected(settings):
 def test_dashboard_queries_run_as_the_powerbi_reader(settings):
     from pathlib import Path
 
-    from jobs.tools.migrate import Migration
+    from common.migrations import Migration
 
     sql = (Path(__file__).resolve().parents[3] / "dashboards" / "queries.sql").read_text()
     statements = Migration(0, "queries.sql", sql).statements()

@@ -100,7 +100,7 @@ def _sample(field):
 
 
 def test_committed_migration_holds_exactly_the_contract_ddl():
-    from jobs.tools.migrate import MIGRATIONS_DIR
+    from common.migrations import MIGRATIONS_DIR
 
     assert (MIGRATIONS_DIR / "0002_raw_tables.sql").read_text() == render_ddl()
     # columns added to a contract later come with the migration that adds them, generated likewise

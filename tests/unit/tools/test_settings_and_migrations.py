@@ -1,7 +1,7 @@
 import pytest
 
+from common.migrations import Migration, load_migrations
 from common.settings import load_settings
-from jobs.tools.migrate import Migration, load_migrations
 
 
 def test_profiles_and_env_overrides(tmp_path):
@@ -63,7 +63,7 @@ def test_checksum_changes_with_content():
 
 
 def test_migrations_use_only_sql_that_mysql_84_and_mariadb_accept():
-    from jobs.tools.migrate import MARIADB_ONLY, load_migrations
+    from common.migrations import MARIADB_ONLY, load_migrations
 
     for migration in load_migrations():
         for statement in migration.statements():
@@ -79,7 +79,7 @@ def test_migrations_use_only_sql_that_mysql_84_and_mariadb_accept():
 
 
 def test_a_rewritten_migration_keeps_databases_that_applied_the_original():
-    from jobs.tools.migrate import REWRITTEN, load_migrations
+    from common.migrations import REWRITTEN, load_migrations
 
     sales = load_migrations()[2]
     assert sales.name == "0003_sales.sql" and sales.checksum not in REWRITTEN[3]
