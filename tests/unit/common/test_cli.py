@@ -44,3 +44,22 @@ def test_a_module_outside_the_table_is_refused():
 def test_python_dash_m_jobs_is_the_same_program():
     out = subprocess.run([sys.executable, "-m", "jobs", "tools", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "  stack " in out.stdout and "  trigger " in out.stdout
+
+
+def test_every_command_the_docs_makefile_compose_and_dags_name_exists():
+    import re
+
+    from common.settings import REPO_ROOT
+
+    files = ["README.md", "Makefile", "docker-compose.yml", *(f"docs/{p.name}" for p in (REPO_ROOT / "docs").glob("*.md"))]
+    named = {
+        (f, domain, command)
+        for f in files
+        for domain, command in re.findall(r"(?:retail-pulse|\$\(RP\)) ([a-z]+) ([a-z]+)", (REPO_ROOT / f).read_text())
+    }
+    for dag in (REPO_ROOT / "dags").glob("*.py"):
+        text = dag.read_text()
+        named |= {(dag.name, d, c) for d, c in re.findall(r'pipeline_task\(\s*"\w+",\s*f?"([a-z]+) ([a-z]+)', text)}
+    assert len(named) > 40
+    unknown = sorted(n for n in named if n[2] not in COMMANDS.get(n[1], {}))
+    assert not unknown, unknown

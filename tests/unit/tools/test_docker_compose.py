@@ -153,3 +153,10 @@ def test_power_bi_data_source_files_point_at_each_stacks_mysql():
             "address": {"server": server, "database": SERVICES["mysql"]["environment"]["MYSQL_DATABASE"]},
         }
         assert "password" not in json.dumps(pbids).lower()
+
+
+def test_both_images_install_the_project_so_retail_pulse_and_python_m_jobs_work():
+    for dockerfile in ("pipeline.Dockerfile", "airflow.Dockerfile"):
+        text = (ROOT / "docker" / dockerfile).read_text()
+        assert "/opt/venv/bin/pip install --no-cache-dir --no-deps -e /opt/retail_pulse" in text, dockerfile
+    assert '"retail-pulse tools migrate' in (ROOT / "docker-compose.yml").read_text()
