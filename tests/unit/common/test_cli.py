@@ -51,7 +51,12 @@ def test_every_command_the_docs_makefile_compose_and_dags_name_exists():
 
     from common.settings import REPO_ROOT
 
-    files = ["README.md", "Makefile", "docker-compose.yml", *(f"docs/{p.name}" for p in (REPO_ROOT / "docs").glob("*.md"))]
+    files = [
+        "README.md",
+        "Makefile",
+        "docker-compose.yml",
+        *(f"docs/{p.name}" for p in (REPO_ROOT / "docs").glob("*.md")),
+    ]
     named = {
         (f, domain, command)
         for f in files
