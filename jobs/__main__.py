@@ -7,6 +7,7 @@ options and exit codes. `python -m jobs ...` is the same program (the DAGs' task
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from common.cli import COMMANDS, PROGRAM
@@ -38,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     if rest[0] not in commands:
         print(f"error: unknown command {domain} {rest[0]!r}; one of: {', '.join(commands)}", file=sys.stderr)
         return 2
-    return importlib.import_module(commands[rest[0]][0]).main(rest[1:])
+    try:
+        return importlib.import_module(commands[rest[0]][0]).main(rest[1:])
+    except BrokenPipeError:  # the reader went away (`retail-pulse tools consume ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

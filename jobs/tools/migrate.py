@@ -3,13 +3,8 @@
     retail-pulse tools migrate            # the configured database: migrations, then users
     retail-pulse tools migrate --list     # the migration files and their checksums
 
-Safe to re-run: applied migrations are recorded in `schema_migrations` with a checksum, and an
-applied file that was edited afterwards is an error (add a new migration instead). Users, bound
-to RP_MYSQL_USER_HOST (default 127.0.0.1): `pipeline_writer` (DML on each pipeline table, nothing
-on schema_migrations; temporary staging tables) and `powerbi_reader` (SELECT on the tables and
-views, not on raw quarantined payloads: it reads v_quarantine_reasons), passwords from
-RP_MYSQL_WRITER_PASSWORD / RP_MYSQL_READER_PASSWORD. The role `retail_operator` may read
-everything; grant it to an operator's own account.
+What is applied, how a re-run and an edited migration are treated, and the users' privileges:
+common/migrations.py. Exit codes: 0 done, 2 --drop-database names another database, 4 MySQL unreachable.
 """
 
 from __future__ import annotations
@@ -17,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common.cli import job_parser
+from common.cli import entry_point, job_parser
 from common.migrations import apply_migrations, drop_database, ensure_users, load_migrations
 from common.settings import load_settings
 
@@ -34,8 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     if args.list:
         for m in load_migrations():
             print(f"{m.version:04d}  {m.name}  {m.checksum[:12]}")
@@ -58,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"database {settings.mysql_database}: {len(applied)} migration(s) applied, schema up to date")
     return 0
 
+
+main = entry_point(parse_args, run)
 
 if __name__ == "__main__":
     sys.exit(main())
