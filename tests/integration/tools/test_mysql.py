@@ -9,7 +9,9 @@ import pytest
 
 from common.db import connect, query
 from common.migrations import apply_migrations
+from common.results import RESULTS, SALES_FORECAST_COLUMNS
 from streaming.contracts import CONTRACTS, SOURCE_COLUMNS, TRANSACTION
+from streaming.reviews.review_scoring import SENTIMENT_COLUMNS
 from streaming.sinks import MySQLBatchSink
 
 pytestmark = pytest.mark.integration
@@ -30,6 +32,25 @@ def test_database_columns_match_the_contract(settings, contract):
     assert set(first + added) == set(contract.table_columns)
     nullable = {f.name: f.nullable for f in contract.spark_schema().fields}
     assert {r[0]: r[1] == "YES" for r in rows if r[0] in nullable} == nullable
+
+
+@pytest.mark.parametrize(
+    ("table", "columns"),
+    [
+        ("sales_forecasts", list(SALES_FORECAST_COLUMNS)),
+        ("daily_sales", [f.name for f in RESULTS["retail_aggregated"].fields]),
+        ("review_sentiment", SENTIMENT_COLUMNS),
+    ],
+)
+def test_result_tables_hold_the_columns_the_result_schemas_write(settings, table, columns):
+    """The result rows defined in common/results.py (and the review rows derived from them) are what the
+    migrations created: the jobs write them by name, the messages carry the same fields."""
+    rows = query(
+        settings,
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (settings.mysql_database, table),
+    )
+    assert set(columns) <= {r[0] for r in rows}, sorted(set(columns) - {r[0] for r in rows})
 
 
 def test_migrations_rerun_is_a_no_op(settings):
