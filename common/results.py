@@ -17,7 +17,7 @@ from datetime import datetime
 
 SERIES_KEYS = ["store_id", "item_id"]  # a forecast series
 INTERVAL_COLUMNS = ("yhat_lower_80", "yhat_upper_80", "yhat_lower_95", "yhat_upper_95")  # of every forecast point
-KINDS = ("int", "number", "string", "date", "timestamp", "bool", "flag", "list")
+KINDS = ("int", "number", "string", "scalar", "date", "timestamp", "bool", "flag", "list")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -28,7 +28,7 @@ class ResultSchemaError(ValueError):
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # one of KINDS; "flag" is 0 or 1, "date" YYYY-MM-DD, "timestamp" ISO 8601 (UTC, no offset)
+    kind: str  # one of KINDS; "flag" is 0 or 1, "scalar" a number or a string, "date" YYYY-MM-DD, "timestamp" ISO 8601
     nullable: bool = False
     note: str = ""  # shown next to the field in the docs
     items: tuple[Field, ...] = ()  # a list's objects
@@ -44,6 +44,7 @@ class Field:
             "int": isinstance(value, int) and not isinstance(value, bool),
             "number": isinstance(value, int | float) and not isinstance(value, bool),
             "string": isinstance(value, str),
+            "scalar": isinstance(value, int | float | str) and not isinstance(value, bool),
             "date": isinstance(value, str) and bool(DATE.match(value)),
             "timestamp": isinstance(value, str) and _is_timestamp(value),
             "bool": isinstance(value, bool),
@@ -243,7 +244,7 @@ RESULTS: dict[str, ResultSchema] = {
                     "list",
                     items=(
                         Field("feature", "string"),
-                        Field("value", "number", nullable=True),
+                        Field("value", "scalar", nullable=True, note="a number, or a category's name"),
                         Field("contribution", "number", note="SHAP value in log-odds; > 0 pushes the risk up"),
                     ),
                 ),

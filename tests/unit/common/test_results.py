@@ -82,7 +82,10 @@ def test_the_publishers_build_messages_their_schema_accepts():
             "reason": ["risk up"],
             "model_version": ["3"],
             "run_id": ["r"],
-            "top_features": ['[{"feature": "f", "value": 1.0, "contribution": 0.3}]'],
+            "top_features": [
+                '[{"feature": "f", "value": 1.0, "contribution": 0.3},'
+                ' {"feature": "category", "value": "Blender", "contribution": 0.1}]'
+            ],
             "scored_at": [datetime(2024, 1, 2, 3)],
         }
     )
