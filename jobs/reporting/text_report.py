@@ -26,7 +26,7 @@ from streaming.contracts import CONTRACTS
 
 def collect(settings) -> dict:
     """Everything the report prints, as JSON-ready values."""
-    reasons = dict(zip(*Q.quarantine_reasons(settings).to_dict("list").values(), strict=True))
+    reasons = {reason: int(rows) for reason, rows in Q.quarantine_reasons(settings).itertuples(index=False)}
     health = Q.stream_health(settings).sort_values("last", ascending=False).head(10)
     return {
         "database": settings.mysql_database,
@@ -44,7 +44,7 @@ def collect(settings) -> dict:
         "sales": Q.sales_summary(settings),
         "forecast": Q.newest_forecast_run(settings),
         "raw_tables": Q.raw_table_counts(settings, [c.table for c in CONTRACTS.values()]),
-        "quarantined": {"total": int(sum(reasons.values())), "by_reason": {k: int(v) for k, v in reasons.items()}},
+        "quarantined": {"total": sum(reasons.values()), "by_reason": reasons},
         "queries": [
             {
                 "query_name": q.query,
