@@ -184,14 +184,12 @@ def labelled(name: str, item: int) -> str:
     return name if name == f"item {item}" else f"{name} (item {item})"
 
 
-def risk_section(settings: Settings, names: dict[int, str], top: int = 10) -> Section:
+def risk_section(settings: Settings, top: int = 10) -> Section:
     section = Section("risk", "Riskiest products: P(next reviews mostly negative), with reasons")
     risky = Q.riskiest_products(settings, top)  # each product at its riskiest store
     if risky.empty:
         return section.nothing("no risk scores yet: trigger model_monitoring")
-    labels = [
-        f"{names.get(i, f'item {i}')} (store {s})" for i, s in zip(risky["item_id"], risky["store_id"], strict=True)
-    ]
+    labels = [f"{name} (store {store})" for name, store in zip(risky["product"], risky["store_id"], strict=True)]
     fig, ax = figure(height=0.35 * len(risky) + 1)
     ax.barh(labels[::-1], risky["risk"][::-1], color="tab:red")
     ax.set_xlim(0, 1)
@@ -340,7 +338,7 @@ def build(settings: Settings, days: int = 90) -> list[Section]:
     return [
         forecast_section(settings, days, names),
         sentiment_section(settings, names),
-        risk_section(settings, names),
+        risk_section(settings),
         recommendation_section(settings),
         drift_section(settings),
         health_section(settings),
