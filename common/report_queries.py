@@ -231,12 +231,28 @@ def recommendation_counts(settings: Settings) -> dict:
 
 
 def recommender_evaluations(settings: Settings) -> pd.DataFrame:
-    """Every training's holdout evaluation, oldest first: ALS against popularity."""
+    """Every training's holdout evaluation, oldest first: the chosen method against ALS, all-time and recent
+    popularity."""
     return frame(
         settings,
-        "SELECT evaluated_at, model_version, k, users, als_map, popularity_map, map_lift, als_ndcg, popularity_ndcg"
+        "SELECT evaluated_at, model_version, k, users, chosen_method, chosen_map, als_map, popularity_map,"
+        " recent_popularity_map, map_lift, recent_map_lift, chosen_ndcg, popularity_ndcg"
         " FROM v_recommender_quality ORDER BY evaluated_at",
-        ["at", "model_version", "k", "users", "als", "popularity", "map_lift", "als_ndcg", "popularity_ndcg"],
+        [
+            "at",
+            "model_version",
+            "k",
+            "users",
+            "method",
+            "chosen",
+            "als",
+            "popularity",
+            "recent",
+            "map_lift",
+            "recent_lift",
+            "chosen_ndcg",
+            "popularity_ndcg",
+        ],
     )
 
 

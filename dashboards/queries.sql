@@ -21,8 +21,8 @@ FROM v_forecast_vs_actual GROUP BY days_ahead ORDER BY days_ahead;
 SELECT store_id, item_id, fallback_reason
 FROM v_latest_forecasts WHERE fallback_reason IS NOT NULL GROUP BY store_id, item_id, fallback_reason;
 
--- Recommendations: ALS against popularity per training run, and the fallback share of the lists.
-SELECT evaluated_at, model_version, k, users, als_map, popularity_map, map_lift
+-- Recommendations: the chosen method against both popularities per training run, and the fallback share of the lists.
+SELECT evaluated_at, model_version, k, users, chosen_method, chosen_map, popularity_map, recent_popularity_map, map_lift
 FROM v_recommender_quality ORDER BY evaluated_at DESC;
 
 SELECT ROUND(AVG(fallback), 4) AS fallback_share, COUNT(DISTINCT visitor_id) AS visitors FROM v_recommendations;

@@ -1,18 +1,23 @@
-"""Evaluate ALS against popularity on your own events or ratings, with the pipeline's protocol.
+"""Choose a recommendation method for your own events or ratings and score it against popularity, with the pipeline's
+protocol.
 
     retail-pulse recommendations evaluate --data events.csv --format retailrocket --k 10 --out metrics.json
     retail-pulse recommendations evaluate --data ratings.csv --format ratings --min-rating 4 --out metrics.json
 
 Formats: retailrocket (timestamp,visitorid,event,itemid[,transactionid]; timestamp in epoch ms),
 ratings (user,item,rating,timestamp; MovieLens names such as userId,movieId and `::` files
-accepted; ratings >= --min-rating are the positive interactions, timestamps epoch seconds or ISO),
-ta_feng (the Ta-Feng grocery file). The protocol is the one jobs.recommendations.train_recommender uses (see
-models/recommendations/recommender.py): time-based split, grid chosen on a validation split inside the training
-window, ALS and popularity side by side on the holdout. Runs on local Spark; needs no service.
+accepted; every rated item counts as seen, ratings >= --min-rating are the relevant ones; timestamps epoch
+seconds or ISO), ta_feng (the Ta-Feng grocery file). The protocol is the one jobs.recommendations.train_recommender
+uses (models/recommendations/recommender.py and selection.py): time-based split; every candidate (ALS grid,
+recent popularity per window, ALS blended with it, item-kNN) scored on a validation window inside the
+training window, an earlier guard window against a lucky win; the choice, ALS, all-time and recent
+popularity side by side on the holdout. Runs on local Spark; needs no service.
 
-metrics.json: objects "als" and "popularity", each with precision@K, recall@K, map@K, ndcg@K and
-users (the warm test visitors scored), then "protocol" (split, sizes, chosen parameters) and
-"grid" (every grid point's validation metrics). Exit codes: 0 done, 2 bad arguments or data.
+metrics.json: objects "als", "popularity", "recent_popularity" and "chosen", each with precision@K,
+recall@K, map@K, ndcg@K and users (the warm test visitors scored); "method" (the chosen method and
+its parameters) and "reason"; "protocol" (split, sizes) and "candidates" (every candidate's
+validation metrics, and guard-window metrics where the guard looked). Exit codes: 0 done, 2 bad
+arguments or data.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ from pathlib import Path
 from common.cli import fail, job_parser, write_report
 from common.settings import load_settings
 from models.recommendations import recommender as R
-from models.recommendations.protocol import add_protocol_args, check_protocol_args, protocol_grid, summary_line
+from models.recommendations.protocol import (
+    add_protocol_args,
+    check_protocol_args,
+    protocol_options,
+    report,
+    summary_line,
+)
+from models.recommendations.selection import select_and_evaluate
 from streaming.files import DatasetError
 from streaming.recommendations.event_sources import read_events
 
@@ -55,36 +67,13 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         spark = get_spark(settings, "evaluate-recommender")
-        outcome = R.select_and_evaluate(
-            spark,
-            events,
-            protocol_grid(args),
-            args.k,
-            args.test_fraction,
-            weights,
-            args.seed,
-            lambda line: print(line, flush=True),
+        outcome = select_and_evaluate(
+            spark, events, protocol_options(args, weights), lambda line: print(line, flush=True)
         )
     except (DatasetError, R.DataError) as exc:
         return fail(str(exc), 2)
-    print(summary_line(outcome.holdout, args.k))
-    report = {
-        "als": outcome.holdout["als"],
-        "popularity": outcome.holdout["popularity"],
-        "protocol": {
-            "k": args.k,
-            "test_fraction": args.test_fraction,
-            "cutoff": str(outcome.split.cutoff),
-            "validation_cutoff": str(outcome.validation_cutoff),
-            "train_events": outcome.train_events,
-            "test_events": outcome.test_events,
-            "cold_test_visitors": outcome.split.cold_visitors,
-            "weights": R.format_weights(weights),
-            "best": outcome.best,
-        },
-        "grid": [vars(t) for t in outcome.trials],
-    }
-    write_report(args.out, report)
+    print(summary_line(outcome, args.k))
+    write_report(args.out, report(outcome, args, weights))
     return 0
 
 

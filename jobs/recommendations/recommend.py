@@ -3,10 +3,11 @@
     retail-pulse recommendations recommend                   # k = 10, the registry's @champion
     retail-pulse recommendations recommend --k 20 --run-id manual-2026-11-23
 
-Visitors are everyone in `interactions`. Each gets the champion ALS model's best items except the
+Visitors are everyone in `interactions`. Each gets the champion's best items (the method its training chose:
+ALS, ALS blended with recent popularity, item-kNN, or recent or all-time popularity) except the
 ones it already purchased (by the current interactions, not only the model's training data); a
-visitor the model does not know (new since training: cold start) gets the most popular items it
-has not bought, flagged `fallback = 1`. Without any champion (e.g. ALS never beat popularity) every
+visitor the model does not know (new since training: cold start) gets the model's popular items it
+has not bought, flagged `fallback = 1`. Without any champion (e.g. nothing beat popularity) every
 visitor gets the popular items, flagged, and the log says so.
 
 Written idempotently per run: `recommendations` and `popular_items` are replaced in one MySQL
@@ -73,7 +74,7 @@ def visitor_messages(lists: pd.DataFrame, popular: list, meta: dict) -> list[tup
 
 
 def load_model(settings: Settings):
-    """(factors, popular items, their visitor counts, "name/version") of the champion, or None."""
+    """(the champion's Recommender, "name/version"), or None."""
     import mlflow
 
     from common.registry import champion
@@ -82,7 +83,7 @@ def load_model(settings: Settings):
     if version is None:
         return None
     model = mlflow.pyfunc.load_model(f"models:/{settings.recommender_model}/{version.version}").unwrap_python_model()
-    return model.factors, model.popular, model.popular_visitors, f"{settings.recommender_model}/{version.version}"
+    return model.model, f"{settings.recommender_model}/{version.version}"
 
 
 def write(settings: Settings, lists: pd.DataFrame, popular: pd.DataFrame) -> None:
@@ -124,13 +125,14 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         popular, counts = popularity(current)
-        factors, version = None, "popularity"
+        chosen, version = None, "popularity"
     else:
-        factors, popular, counts, version = model
+        chosen, version = model
+        popular, counts = chosen.popular, chosen.popular_visitors
     bought = current[current["purchases"] > 0]
     excluded = {v: set(items) for v, items in bought.groupby("visitor_id")["item_id"]}
     visitors = sorted(current["visitor_id"].unique().tolist())
-    lists = recommend(factors, popular, visitors, excluded, args.k)
+    lists = recommend(chosen, popular, visitors, excluded, args.k)
     now = datetime.now(UTC).replace(tzinfo=None)
     lists = lists.assign(model_version=version, run_id=args.run_id, generated_at=now)
     n = min(args.k, len(popular))

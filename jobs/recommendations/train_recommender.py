@@ -1,18 +1,21 @@
-"""Train ALS recommendations (Spark MLlib, implicit preferences), compare them with popularity, register.
+"""Train recommendations: choose the method on validation (ALS, recent popularity, their blend, item-kNN, or
+all-time popularity), score it against both popularities on the holdout, register it.
 
     retail-pulse recommendations train                                  # shopper events in MySQL
     retail-pulse recommendations train --data events.csv --format retailrocket
-    retail-pulse recommendations train --ranks 16,32 --reg-params 0.1 --alphas 10,40
+    retail-pulse recommendations train --ranks 32,64 --reg-params 0.3 --alphas 1,3 --windows 7,14,30
 
-Protocol (models/recommendations/recommender.py): events -> (visitor, item) confidence from weighted events; a
-time-based split (the last --test-fraction of events test); every grid point (rank x regParam x
-alpha) is fitted and scored on a validation split inside the training window and logged to MLflow
-as a nested run; the best is fitted on the training window and scored on the holdout next to the
-popularity baseline (precision, recall, MAP, NDCG @k); then fitted on every event and registered
-as `retail_pulse_recommender` (RP_RECOMMENDER_MODEL): ALS factors plus the popular items, a pyfunc
-a service can load without Spark. It becomes `@champion` if its holdout MAP@k is not below
-popularity's on the same split and not more than --tolerance below the champion's recorded value;
-every decision is in `model_decisions` and MLflow, every evaluation in `recommender_evaluations`.
+Protocol (models/recommendations/recommender.py and selection.py): events -> (visitor, item) confidence
+from weighted events; a time-based split (the last --test-fraction of events test); every candidate
+is fitted and scored on a validation window inside the training window and logged to MLflow as a
+nested run; the choice leaves all-time popularity only for a candidate ahead of it by
+--switch-margin on validation that also holds on an earlier guard window; the chosen method is
+fitted on the training window and scored on the holdout next to ALS, all-time and recent
+popularity (precision, recall, MAP, NDCG @k); then fitted on every event and registered as
+`retail_pulse_recommender` (RP_RECOMMENDER_MODEL), a pyfunc a service can load without Spark. It
+becomes `@champion` if its holdout MAP@k is not below either popularity's on the same split and not
+more than --tolerance below the champion's recorded value; every decision is in `model_decisions`
+and MLflow, every evaluation in `recommender_evaluations` (the chosen method in `method_used`).
 
 Exit codes: 0 done (promoted or not), 2 bad arguments or data, 4 MLflow or MySQL unreachable.
 """
@@ -32,7 +35,13 @@ import pandas as pd
 from common.cli import entry_point, fail, job_parser
 from common.settings import REPO_ROOT, Settings, load_settings
 from models.recommendations import recommender as R
-from models.recommendations.protocol import add_protocol_args, check_protocol_args, protocol_grid, summary_line
+from models.recommendations.protocol import (
+    add_protocol_args,
+    check_protocol_args,
+    protocol_options,
+    report,
+    summary_line,
+)
 from streaming.files import DatasetError
 from streaming.recommendations.event_sources import FORMATS, read_events
 
@@ -74,16 +83,19 @@ def metric_key(method: str, name: str) -> str:
     return f"holdout.{method}.{name.replace('@', '_at_')}"
 
 
-def champion_map(settings: Settings, key: str) -> tuple[str | None, float | None]:
+def champion_map(settings: Settings, k: int) -> tuple[str | None, float | None]:
+    """(version, holdout MAP@k) of the champion; versions from before methods were chosen recorded ALS's."""
     from common.registry import champion, client
 
     version = champion(settings, settings.recommender_model)
     if version is None:
         return None, None
-    return version.version, client(settings).get_run(version.run_id).data.metrics.get(key)
+    metrics = client(settings).get_run(version.run_id).data.metrics
+    return version.version, metrics.get(metric_key("chosen", f"map@{k}"), metrics.get(metric_key("als", f"map@{k}")))
 
 
-def record_evaluations(settings: Settings, run_id: str, version: str | None, holdout: dict, k: int, cutoff) -> None:
+def record_evaluations(settings: Settings, run_id: str, version: str | None, outcome, k: int) -> None:
+    """One row per method scored on the holdout; the ``chosen`` row names the method in ``method_used``."""
     from common.db import connect, transaction
 
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -91,6 +103,7 @@ def record_evaluations(settings: Settings, run_id: str, version: str | None, hol
         (
             run_id,
             method,
+            outcome.chosen.name() if method == "chosen" else None,
             now,
             version,
             k,
@@ -99,21 +112,40 @@ def record_evaluations(settings: Settings, run_id: str, version: str | None, hol
             m[f"map@{k}"],
             m[f"ndcg@{k}"],
             m["users"],
-            pd.Timestamp(cutoff).to_pydatetime(),
+            pd.Timestamp(outcome.split.cutoff).to_pydatetime(),
         )
-        for method, m in holdout.items()
+        for method, m in outcome.holdout.items()
     ]
     conn = connect(settings)
     try:
         with transaction(conn) as cur:
             cur.executemany(
-                "REPLACE INTO recommender_evaluations (mlflow_run_id, method, evaluated_at, model_version, k,"
-                " precision_at_k, recall_at_k, map_at_k, ndcg_at_k, users, train_cutoff)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "REPLACE INTO recommender_evaluations (mlflow_run_id, method, method_used, evaluated_at, model_version,"
+                " k, precision_at_k, recall_at_k, map_at_k, ndcg_at_k, users, train_cutoff)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 rows,
             )
     finally:
         conn.close()
+
+
+def log_candidates(outcome) -> None:
+    import mlflow
+
+    for n, trial in enumerate(outcome.trials, start=1):
+        with mlflow.start_run(run_name=f"candidate-{n}-{trial.method}", nested=True):
+            mlflow.set_tag("method", trial.method)
+            mlflow.log_params(trial.params | {"method": trial.method})
+            windows = {"validation": trial.validation, "guard": trial.guard or {}}
+            mlflow.log_metrics(
+                {
+                    f"{window}.{name.replace('@', '_at_')}": value
+                    for window, metrics in windows.items()
+                    for name, value in metrics.items()
+                    if name != "score"
+                }
+                | {"fit_seconds": trial.fit_seconds}
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
 
     from common.registry import settle
     from common.tracking import check_tracking, run_url, start_run
-    from models.recommendations.recommender_serving import ALSRecommender, save_factors, signature
+    from models.recommendations.methods import build
+    from models.recommendations.recommender_serving import ChosenRecommender, signature
+    from models.recommendations.selection import select_and_evaluate
     from streaming.spark import get_spark
 
     settings = load_settings()
@@ -145,35 +179,17 @@ def run(args: argparse.Namespace) -> int:
         tags={"data": str(args.data or "mysql:raw_shopper_events")},
     )
     with mlflow_run:
-        trial_log = []
         try:
-            outcome = R.select_and_evaluate(
-                spark,
-                events,
-                protocol_grid(args),
-                k,
-                args.test_fraction,
-                weights,
-                args.seed,
-                lambda line: print(line, flush=True),
+            outcome = select_and_evaluate(
+                spark, events, protocol_options(args, weights), lambda line: print(line, flush=True)
             )
         except R.DataError as exc:
             mlflow.set_tag("error", str(exc))
             mlflow.end_run("FAILED")
             return fail(str(exc), 2)
-        for n, trial in enumerate(outcome.trials, start=1):
-            with mlflow.start_run(run_name=f"grid-{n}", nested=True):
-                mlflow.log_params(trial.params)
-                mlflow.log_metrics(
-                    {
-                        f"validation.{method}.{name.replace('@', '_at_')}": value
-                        for method, m in trial.validation.items()
-                        for name, value in m.items()
-                    }
-                    | {"fit_seconds": trial.fit_seconds}
-                )
-            trial_log.append(vars(trial))
-        print(summary_line(outcome.holdout, k), flush=True)
+        log_candidates(outcome)
+        print(summary_line(outcome, k), flush=True)
+        mlflow.set_tags({"method": outcome.chosen.method, "choice": outcome.reason})
         mlflow.log_params(
             {
                 "events": len(events),
@@ -181,42 +197,43 @@ def run(args: argparse.Namespace) -> int:
                 "test_events": outcome.test_events,
                 "cutoff": str(outcome.split.cutoff),
                 "validation_cutoff": str(outcome.validation_cutoff),
+                "guard_cutoff": str(outcome.guard_cutoff),
                 "weights": R.format_weights(weights),
                 "k": k,
                 "test_fraction": args.test_fraction,
-                "grid_size": len(outcome.trials),
+                "candidates": len(outcome.trials),
+                "switch_margin": args.switch_margin,
                 **{f"best_{key}": value for key, value in outcome.best.items()},
             }
         )
-        metrics = {metric_key(m, name): v for m, report in outcome.holdout.items() for name, v in report.items()}
+        metrics = {metric_key(m, name): v for m, report_ in outcome.holdout.items() for name, v in report_.items()}
         mlflow.log_metrics(metrics | {"cold_test_visitors": outcome.split.cold_visitors})
-        report = {"k": k, "best": outcome.best, "holdout": outcome.holdout, "grid": trial_log}
         with tempfile.TemporaryDirectory() as tmp:
-            Path(tmp, "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
+            Path(tmp, "evaluation.json").write_text(json.dumps(report(outcome, args, weights), indent=2, default=str))
             mlflow.log_artifacts(tmp, artifact_path="reports")
             if not args.register:
-                record_evaluations(settings, mlflow_run.info.run_id, None, outcome.holdout, k, outcome.split.cutoff)
+                record_evaluations(settings, mlflow_run.info.run_id, None, outcome, k)
                 print(f"MLflow run: {run_url(settings, mlflow_run)} (not registered)")
                 return 0
-            # the served model: the chosen parameters fitted on every event
+            # the served model: the chosen method fitted on every event
             everything = R.interactions(events, weights)
-            factors = R.fit_als(spark, everything, seed=args.seed, **outcome.best)
-            popular, counts = R.popularity(everything)
-            path = save_factors(Path(tmp, "factors.npz"), factors, popular, counts)
-            key = metric_key("als", f"map@{k}")
-            champion_version, champion_value = champion_map(settings, key)
+            chosen = build(spark, everything, outcome.chosen.method, outcome.chosen.params, args.seed)
+            path = chosen.save(Path(tmp, "factors.npz"))
+            key = metric_key("chosen", f"map@{k}")
+            champion_version, champion_value = champion_map(settings, k)
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=ALSRecommender(),
+                python_model=ChosenRecommender(),
                 artifacts={"factors": str(path)},
                 registered_model_name=settings.recommender_model,
-                pip_requirements=["numpy", "pandas"],
+                pip_requirements=["numpy", "pandas", "scipy"],
                 code_paths=[str(REPO_ROOT / "models")],
                 signature=signature(),
             )
         version = str(info.registered_model_version)
-        challenger, baseline = outcome.holdout["als"][f"map@{k}"], outcome.holdout["popularity"][f"map@{k}"]
-        decision = R.promote(challenger, baseline, champion_value, args.tolerance)
+        challenger = outcome.holdout["chosen"][f"map@{k}"]
+        baselines = {name: outcome.holdout[name][f"map@{k}"] for name in ("popularity", "recent_popularity")}
+        decision = R.promote(challenger, baselines, champion_value, args.tolerance)
         line = settle(
             settings,
             settings.recommender_model,
@@ -226,10 +243,10 @@ def run(args: argparse.Namespace) -> int:
             metric=key,
             value=challenger,
             champion_value=champion_value,
-            baseline=baseline,
+            baseline=max(baselines.values()),
             champion_version=champion_version,
         )
-        record_evaluations(settings, mlflow_run.info.run_id, version, outcome.holdout, k, outcome.split.cutoff)
+        record_evaluations(settings, mlflow_run.info.run_id, version, outcome, k)
         print(line)
         print(f"trained in {time.time() - started:.0f}s; MLflow run: {run_url(settings, mlflow_run)}")
     return 0

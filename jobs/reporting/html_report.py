@@ -7,8 +7,8 @@ Reads MySQL as the analysts' read-only account (`powerbi_reader`: the views Powe
 draws, with matplotlib, each picture as an inline PNG (no network, no external file):
 forecast vs actual with the 80% / 95% bands (and an earlier run's forecast over the days that have
 happened since, with its realised error), the sentiment trend of the most reviewed products,
-the riskiest products with their reasons and expected sales, recommendation quality (ALS vs
-popularity per training run), drift status (PSI per feature of the newest check), and pipeline
+the riskiest products with their reasons and expected sales, recommendation quality (the chosen
+method vs both popularities per training run), drift status (PSI per feature of the newest check), and pipeline
 health (rows in / written / quarantined / late, batch duration and latency per stream query, bad
 rows by reason); tables list the products forecast to sell most over the horizon, the most
 criticised and the most recommended ones (product names from the v_dim_product dimension). A section with no
@@ -206,14 +206,19 @@ def risk_section(settings: Settings, top: int = 10) -> Section:
 
 
 def recommendation_section(settings: Settings) -> Section:
-    section = Section("recommendations", "Recommendation quality: ALS vs popularity (holdout MAP@k per training)")
+    section = Section(
+        "recommendations",
+        "Recommendation quality: the chosen method vs all-time and recent popularity (holdout MAP@k per training)",
+    )
     quality = Q.recommender_evaluations(settings)
     if quality.empty:
         return section.nothing("no recommender training yet: trigger recommendation_pipeline")
     fig, ax = figure()
     x = range(len(quality))
-    ax.bar([i - 0.2 for i in x], quality["als"], width=0.4, label="ALS")
-    ax.bar([i + 0.2 for i in x], quality["popularity"], width=0.4, label="popularity")
+    newest = quality["method"].iloc[-1].split()[0]
+    bars = (("chosen", f"chosen (newest: {newest})"), ("popularity", "popularity"), ("recent", "recent popularity"))
+    for n, (column, label) in enumerate(bars):
+        ax.bar([i - 0.27 + 0.27 * n for i in x], quality[column].fillna(0), width=0.27, label=label)
     ax.set_xticks(list(x), [str(t)[:16] for t in quality["at"]], rotation=30, fontsize=7)
     ax.set_ylabel(f"MAP@{quality['k'].iloc[-1]}")
     ax.legend(fontsize=8)

@@ -1,7 +1,7 @@
 """Print what the pipeline has written to MySQL: raw table counts, quarantine reasons, recent
 batches, daily sales, the newest forecast run (with its backtest accuracy and MLflow run), and the
 reviews: scored documents, the sentiment model against VADER, the most negative products; and the
-recommendations: interactions, the newest ALS evaluation against popularity, a visitor's list;
+recommendations: interactions, the newest evaluation (chosen method vs both popularities), a visitor's list;
 the product models: the riskiest store-items with their reasons and expected sales, the models
 against their baselines and the newest drift check.
 
@@ -63,7 +63,8 @@ def collect(settings) -> dict:
 
 
 def recommendations(settings) -> dict:
-    """Interaction and list counts, the newest evaluation (ALS vs popularity) and one visitor's list."""
+    """Interaction and list counts, the newest evaluation (the chosen method vs both popularities and ALS)
+    and one visitor's list."""
     evaluations = Q.recommender_evaluations(settings)
     newest = None
     if not evaluations.empty:
@@ -72,10 +73,14 @@ def recommendations(settings) -> dict:
             "model_version": e.model_version,
             "k": int(e.k),
             "users": int(e.users),
+            "method": e.method,
+            "chosen_map": float(e.chosen),
             "als_map": float(e.als),
             "popularity_map": float(e.popularity),
+            "recent_popularity_map": None if pd.isna(e.recent) else float(e.recent),
             "map_lift": None if pd.isna(e.map_lift) else float(e.map_lift),
-            "als_ndcg": float(e.als_ndcg),
+            "recent_map_lift": None if pd.isna(e.recent_lift) else float(e.recent_lift),
+            "chosen_ndcg": float(e.chosen_ndcg),
             "popularity_ndcg": float(e.popularity_ndcg),
         }
     return Q.recommendation_counts(settings) | {"evaluation": newest, "example": Q.example_list(settings)}
@@ -145,10 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     e = rec["evaluation"]
     if e:
+        recent = "n/a" if e["recent_popularity_map"] is None else f"{e['recent_popularity_map']:.4f}"
         print(
-            f"  recommender {e['model_version']}: holdout MAP@{e['k']} ALS {e['als_map']:.4f} vs popularity"
-            f" {e['popularity_map']:.4f} ({e['map_lift']}x), NDCG@{e['k']} {e['als_ndcg']:.4f} vs"
-            f" {e['popularity_ndcg']:.4f}, {e['users']:,} test visitors"
+            f"  recommender {e['model_version']} ({e['method']}): holdout MAP@{e['k']} {e['chosen_map']:.4f} vs"
+            f" popularity {e['popularity_map']:.4f} ({e['map_lift']}x) and recent popularity {recent}"
+            f" ({e['recent_map_lift']}x); ALS {e['als_map']:.4f}; NDCG@{e['k']} {e['chosen_ndcg']:.4f} vs"
+            f" {e['popularity_ndcg']:.4f}; {e['users']:,} test visitors"
         )
     if rec["example"]:
         print(f"  visitor {rec['example']['visitor_id']}'s list: items {rec['example']['items']}")

@@ -1,11 +1,12 @@
-"""The recommender's evaluation protocol as options and a summary: the grid, the split and the metrics' k, shared by
-the train and evaluate commands."""
+"""The recommender's evaluation protocol as options and a summary: the candidates, the split and the metrics' k,
+shared by the train and evaluate commands."""
 
 from __future__ import annotations
 
 import argparse
 
 from models.recommendations import recommender as R
+from models.recommendations.selection import Options, Outcome
 
 
 def number_list(kind):
@@ -25,26 +26,91 @@ def add_protocol_args(parser: argparse.ArgumentParser) -> None:
     """The options of the evaluation protocol, shared with jobs.recommendations.evaluate_recommender."""
     parser.add_argument("--k", type=int, default=10, help="list length the metrics score (default 10)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of the latest events held out")
-    parser.add_argument("--ranks", type=number_list(int), default=[16, 32], help="ALS ranks to try (default 16,32)")
-    parser.add_argument("--reg-params", type=number_list(float), default=[0.1], help="ALS regParam values (0.1)")
-    parser.add_argument("--alphas", type=number_list(float), default=[10.0, 40.0], help="ALS alpha values (10,40)")
-    parser.add_argument("--max-iter", type=int, default=10, help="ALS iterations (default 10)")
+    parser.add_argument("--ranks", type=number_list(int), default=[32, 64], help="ALS ranks to try (default 32,64)")
+    parser.add_argument("--reg-params", type=number_list(float), default=[0.3], help="ALS regParam values (0.3)")
+    parser.add_argument(
+        "--alphas",
+        type=number_list(float),
+        default=[1.0, 3.0],
+        help="ALS alpha values (1,3: a purchase line already weighs 5, so confidence 1 + alpha * 5)",
+    )
+    parser.add_argument("--max-iter", type=int, default=15, help="ALS iterations (default 15)")
+    parser.add_argument(
+        "--windows", type=number_list(float), default=[7.0, 14.0, 30.0], help="recent-popularity windows in days"
+    )
+    parser.add_argument(
+        "--blend-weights",
+        type=number_list(float),
+        default=[0.1, 0.3, 1.0],
+        help="weights of recent popularity blended into ALS scores (default 0.1,0.3,1)",
+    )
+    parser.add_argument("--neighbours", type=int, default=100, help="item-kNN: neighbours kept per item (100)")
+    parser.add_argument(
+        "--switch-margin",
+        type=float,
+        default=0.05,
+        help="leave all-time popularity only for a candidate ahead of it by this share on validation (0.05)",
+    )
     parser.add_argument("--weights", help="event weights, e.g. view=1,addtocart=3,transaction=5 (default: settings)")
     parser.add_argument("--seed", type=int, default=7)
 
 
 def check_protocol_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.k < 1 or args.max_iter < 1:
-        parser.error("--k and --max-iter must be at least 1")
+    if args.k < 1 or args.max_iter < 1 or args.neighbours < 1:
+        parser.error("--k, --max-iter and --neighbours must be at least 1")
     if not 0 < args.test_fraction < 1:
         parser.error("--test-fraction must be between 0 and 1")
+    if args.switch_margin < 0:
+        parser.error("--switch-margin must be >= 0")
 
 
-def protocol_grid(args: argparse.Namespace) -> list[dict]:
-    return R.grid(args.ranks, args.reg_params, args.alphas, args.max_iter)
+def protocol_options(args: argparse.Namespace, weights: dict) -> Options:
+    return Options(
+        grid=[
+            {"rank": r, "reg_param": g, "alpha": a, "max_iter": args.max_iter}
+            for r in args.ranks
+            for g in args.reg_params
+            for a in args.alphas
+        ],
+        windows=args.windows,
+        blend_weights=args.blend_weights,
+        neighbours=args.neighbours,
+        margin=args.switch_margin,
+        k=args.k,
+        test_fraction=args.test_fraction,
+        weights=weights,
+        seed=args.seed,
+    )
 
 
-def summary_line(holdout: dict, k: int) -> str:
-    als, pop = holdout["als"][f"map@{k}"], holdout["popularity"][f"map@{k}"]
-    lift = f"{als / pop:.2f}x" if pop else "n/a"
-    return f"holdout MAP@{k}: ALS {als:.4f} vs popularity {pop:.4f} ({lift}); NDCG@{k} {holdout['als'][f'ndcg@{k}']:.4f} vs {holdout['popularity'][f'ndcg@{k}']:.4f}"  # noqa: E501
+def summary_line(outcome: Outcome, k: int) -> str:
+    h = outcome.holdout
+    chosen, pop, recent = (h[m][f"map@{k}"] for m in ("chosen", "popularity", "recent_popularity"))
+    lift = f"{chosen / pop:.2f}x popularity" if pop else "popularity 0"
+    return (
+        f"holdout MAP@{k}: chosen {outcome.chosen.name()} {chosen:.4f} ({lift}); popularity {pop:.4f},"
+        f" recent popularity {recent:.4f}, ALS {h['als'][f'map@{k}']:.4f}"
+    )
+
+
+def report(outcome: Outcome, args: argparse.Namespace, weights: dict) -> dict:
+    """metrics.json: "als", "popularity", "recent_popularity", "chosen" (holdout metrics), "method"
+    (the chosen method and parameters), "reason", "protocol" and "candidates"."""
+    return {
+        **{name: outcome.holdout[name] for name in ("als", "popularity", "recent_popularity", "chosen")},
+        "method": outcome.best,
+        "reason": outcome.reason,
+        "protocol": {
+            "k": args.k,
+            "test_fraction": args.test_fraction,
+            "cutoff": str(outcome.split.cutoff),
+            "validation_cutoff": str(outcome.validation_cutoff),
+            "guard_cutoff": str(outcome.guard_cutoff),
+            "train_events": outcome.train_events,
+            "test_events": outcome.test_events,
+            "cold_test_visitors": outcome.split.cold_visitors,
+            "weights": R.format_weights(weights),
+            "switch_margin": args.switch_margin,
+        },
+        "candidates": [vars(t) for t in outcome.trials],
+    }

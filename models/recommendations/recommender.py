@@ -1,5 +1,6 @@
 """Implicit-feedback recommendations: event weighting, a time-based split, ALS (Spark MLlib), a
-popularity baseline, top-N with exclusions, and the ranking metrics. Pure code, no service I/O.
+popularity baseline, top-N with exclusions, the ranking metrics and the promotion rule. Pure code,
+no service I/O.
 
 Protocol (the same for training, evaluation and the CLI on users' files):
 
@@ -7,12 +8,14 @@ Protocol (the same for training, evaluation and the CLI on users' files):
   confidence is the weighted count of its events (default view 1, addtocart 3, transaction 5);
 * the split is by time: every event before the cutoff trains, the ones at or after it test;
 * a visitor's candidates are all items except those it already *consumed* in training (purchased;
-  for rating files: rated), which serving never recommends again;
-* relevant items are those a visitor interacted with in the test window, minus the excluded ones;
-  visitors with no training interactions are cold (both methods fall back to popularity for them),
-  so quality is measured over warm visitors with at least one relevant item;
+  for rating files: rated, whatever the rating), which serving never recommends again;
+* relevant items are those a visitor interacted with in the test window, minus the excluded ones
+  (for rating files: rated at or above --min-rating); visitors with no training interactions are
+  cold (every method falls back to popularity for them), so quality is measured over warm visitors
+  with at least one relevant item;
 * precision@k, recall@k (hits / relevant), MAP@k (average precision over min(k, relevant)) and
-  NDCG@k (binary gains), averaged over those visitors, for ALS and popularity side by side.
+  NDCG@k (binary gains), averaged over those visitors, for every method on the same split
+  (models/recommendations/selection.py chooses among them).
 """
 
 from __future__ import annotations
@@ -120,7 +123,8 @@ def make_split(events: pd.DataFrame, cutoff, weights: dict[str, float] | None = 
         raise DataError(f"no training interactions before {cutoff}")
     excluded = consumed_items(train_events)
     warm = set(train["visitor_id"].unique())
-    test = interactions(test_events, weights)
+    # rating files mark the lines below --min-rating: consumed (excluded above) but never relevant
+    test = interactions(test_events[test_events["relevant"]] if "relevant" in test_events else test_events, weights)
     relevant, cold = {}, set()
     for visitor, items in test.groupby("visitor_id")["item_id"]:
         if visitor not in warm:
@@ -217,30 +221,39 @@ class Factors:
         self.visitor_index = {v: i for i, v in enumerate(self.visitor_ids.tolist())}
         self.item_index = {v: i for i, v in enumerate(self.item_ids.tolist())}
 
-    def top_n(self, visitors, excluded: dict[int, set], k: int, block: int = 2048) -> dict:
+    def top_n(self, visitors, excluded: dict[int, set], k: int, block: int = 2048, boost=None) -> dict:
         """Visitor -> its k best-scored items (highest first), without its excluded items. Visitors
-        without factors are left out (the caller falls back to popularity)."""
+        without factors are left out (the caller falls back to popularity). With ``boost`` (one
+        value per item) each visitor's scores are first scaled to its best item (1.0), then the
+        boost is added (the blend with recent popularity)."""
         known = [v for v in visitors if v in self.visitor_index]
         result = {}
         items_t = self.item_factors.T
-        n_items = len(self.item_ids)
         for start in range(0, len(known), block):
             chunk = known[start : start + block]
             scores = self.user_factors[[self.visitor_index[v] for v in chunk]] @ items_t
-            for row, visitor in enumerate(chunk):
-                drop = [self.item_index[i] for i in excluded.get(visitor, ()) if i in self.item_index]
-                scores[row, drop] = -np.inf
-            kk = min(k, n_items)
-            best = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-            order = np.take_along_axis(scores, best, axis=1).argsort(axis=1)[:, ::-1]
-            best = np.take_along_axis(best, order, axis=1)
-            best_scores = np.take_along_axis(scores, best, axis=1)
-            for row, visitor in enumerate(chunk):
-                keep = np.isfinite(best_scores[row])
-                result[visitor] = list(
-                    zip(self.item_ids[best[row][keep]].tolist(), best_scores[row][keep].tolist(), strict=True)
-                )
+            if boost is not None:
+                scores = scores / np.maximum(scores.max(axis=1, keepdims=True), 1e-9) + boost.astype("float32")
+            result |= top_k_rows(scores, chunk, self.item_ids, self.item_index, excluded, k)
         return result
+
+
+def top_k_rows(scores: np.ndarray, visitors: list, item_ids: np.ndarray, item_index: dict, excluded: dict, k: int):
+    """One row of item scores per visitor -> visitor -> [(item, score)], best first, without the
+    visitor's excluded items or items scored -inf."""
+    for row, visitor in enumerate(visitors):
+        drop = [item_index[i] for i in excluded.get(visitor, ()) if i in item_index]
+        scores[row, drop] = -np.inf
+    kk = min(k, len(item_ids))
+    best = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+    order = np.take_along_axis(scores, best, axis=1).argsort(axis=1)[:, ::-1]
+    best = np.take_along_axis(best, order, axis=1)
+    best_scores = np.take_along_axis(scores, best, axis=1)
+    result = {}
+    for row, visitor in enumerate(visitors):
+        keep = np.isfinite(best_scores[row])
+        result[visitor] = list(zip(item_ids[best[row][keep]].tolist(), best_scores[row][keep].tolist(), strict=True))
+    return result
 
 
 def fit_als(
@@ -282,108 +295,21 @@ def fit_als(
     )
 
 
-def evaluate(factors: Factors | None, split: Split, k: int) -> dict[str, dict]:
-    """ALS (if given) and popularity on one split: {"als": metrics, "popularity": metrics}."""
-    popular = popular_items(split.train)
-    visitors = list(split.relevant)
-    pop = {v: top_popular(popular, split.excluded.get(v, set()), k) for v in visitors}
-    report = {"popularity": ranking_metrics(pop, split.relevant, k)}
-    if factors is not None:
-        ranked = {v: [i for i, _ in items] for v, items in factors.top_n(visitors, split.excluded, k).items()}
-        report["als"] = ranking_metrics({**pop, **ranked}, split.relevant, k)
-    return report
-
-
 # -- promotion -----------------------------------------------------------------------------------
-def promote(challenger: float, baseline: float, champion: float | None, tolerance: float = 0.1) -> tuple[bool, str]:
-    """A challenger becomes champion if its holdout MAP@k is not below the popularity baseline's on
-    the same split and not more than ``tolerance`` (relative) below the champion's recorded value
-    (the champion was scored on an older split, so a small dip is noise, a large one a broken run)."""
-    if challenger < baseline:
-        return False, f"MAP {challenger:.4f} is below the popularity baseline's {baseline:.4f} on the same split"
+def promote(challenger: float, baselines: dict[str, float], champion: float | None, tolerance: float = 0.1):
+    """(promoted?, reason): a challenger becomes champion if its holdout MAP@k is not below any
+    baseline's (all-time and recent popularity) on the same split and not more than ``tolerance``
+    (relative) below the champion's recorded value (the champion was scored on an older split, so a
+    small dip is noise, a large one a broken run)."""
+    name, strongest = max(baselines.items(), key=lambda item: item[1])
+    against = f"{name.replace('_', ' ')} {strongest:.4f}"
+    if challenger < strongest:
+        return False, f"MAP {challenger:.4f} is below {against} on the same split"
     if champion is None:
-        return True, f"first version; MAP {challenger:.4f} >= popularity {baseline:.4f}"
+        return True, f"first version; MAP {challenger:.4f} >= {against}"
     floor = champion * (1 - tolerance)
     if challenger < floor:
         return False, (
             f"MAP {challenger:.4f} is more than {tolerance:.0%} below the champion's {champion:.4f} (floor {floor:.4f})"
         )
-    return (
-        True,
-        f"MAP {challenger:.4f} >= popularity {baseline:.4f} and >= {floor:.4f} ({1 - tolerance:.0%} of the champion)",
-    )
-
-
-# -- the whole protocol ----------------------------------------------------------------------------
-@dataclass
-class Trial:
-    params: dict
-    validation: dict  # ALS and popularity metrics on the validation split
-    fit_seconds: float
-
-
-@dataclass
-class Outcome:
-    """What :func:`select_and_evaluate` found: the grid's trials, the chosen parameters, and ALS vs
-    popularity on the holdout (ALS fitted on the training window with the chosen parameters)."""
-
-    trials: list[Trial]
-    best: dict
-    holdout: dict
-    split: Split
-    validation_cutoff: object
-    train_events: int
-    test_events: int
-
-
-def grid(ranks, reg_params, alphas, max_iter: int = 10) -> list[dict]:
-    return [
-        {"rank": int(r), "reg_param": float(g), "alpha": float(a), "max_iter": int(max_iter)}
-        for r in ranks
-        for g in reg_params
-        for a in alphas
-    ]
-
-
-def select_and_evaluate(
-    spark,
-    events: pd.DataFrame,
-    params_grid: list[dict],
-    k: int = 10,
-    test_fraction: float = 0.2,
-    weights: dict | None = None,
-    seed: int = 7,
-    log=print,
-) -> Outcome:
-    """Time-based split; the grid is scored on a validation split *inside* the training window (the
-    last ``test_fraction`` of its events), so the holdout never chooses anything; the best
-    parameters are then fitted on the whole training window and scored on the holdout."""
-    import time
-
-    if events.empty:
-        raise DataError("no events to train on")
-    cutoff = time_cutoff(events["event_time"], test_fraction)
-    split = make_split(events, cutoff, weights)
-    train_events, test_events = time_split(events, cutoff)
-    validation_cutoff = time_cutoff(train_events["event_time"], test_fraction)
-    validation = make_split(train_events, validation_cutoff, weights)
-    log(
-        f"split at {cutoff}: {len(train_events):,} training events ({len(split.train):,} interactions),"
-        f" {len(test_events):,} test events; {len(split.relevant):,} warm test visitors, {split.cold_visitors:,} cold;"
-        f" validation inside training from {validation_cutoff} ({len(validation.relevant):,} visitors)"
-    )
-    trials = []
-    for n, params in enumerate(params_grid, start=1):
-        started = time.time()
-        factors = fit_als(spark, validation.train, seed=seed, **params)
-        fitted = time.time() - started
-        report = evaluate(factors, validation, k)
-        trials.append(Trial(params, report, round(fitted, 2)))
-        log(
-            f"grid {n}/{len(params_grid)} {params}: validation MAP@{k} {report['als'][f'map@{k}']:.4f}"
-            f" (popularity {report['popularity'][f'map@{k}']:.4f}), fit {fitted:.1f}s"
-        )
-    best = max(trials, key=lambda t: t.validation["als"][f"map@{k}"]).params
-    factors = fit_als(spark, split.train, seed=seed, **best)
-    holdout = evaluate(factors, split, k)
-    return Outcome(trials, best, holdout, split, validation_cutoff, len(train_events), len(test_events))
+    return True, f"MAP {challenger:.4f} >= {against} and >= {floor:.4f} ({1 - tolerance:.0%} of the champion)"

@@ -1,47 +1,26 @@
-"""The registered recommender: ALS factors and the popular items as an MLflow pyfunc model.
+"""The registered recommender: the chosen method (models/recommendations/methods.py) as an MLflow pyfunc model.
 
 A service can load it without Spark (``mlflow.pyfunc.load_model("models:/retail_pulse_recommender@champion")``)
 and call ``predict`` with a frame of ``visitor_id`` (and optionally ``exclude``, a list of item ids
-per visitor, e.g. what it bought since); ``params={"k": 10}``. Visitors without factors get the
-popular items, flagged ``fallback = 1``.
+per visitor, e.g. what it bought since); ``params={"k": 10}``. Visitors the method cannot place
+(unknown at training) get the popular items, flagged ``fallback = 1``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mlflow.pyfunc
-import numpy as np
 import pandas as pd
 
-from models.recommendations.recommender import Factors, top_popular
+from models.recommendations.methods import Recommender
+from models.recommendations.recommender import top_popular
 
 OUTPUT_COLUMNS = ["visitor_id", "rank_no", "item_id", "score", "fallback"]
 
 
-def save_factors(path: Path, factors: Factors, popular: np.ndarray, popular_visitors: np.ndarray) -> Path:
-    np.savez_compressed(
-        path,
-        visitor_ids=factors.visitor_ids,
-        user_factors=factors.user_factors,
-        item_ids=factors.item_ids,
-        item_factors=factors.item_factors,
-        popular=popular,
-        popular_visitors=popular_visitors,
-    )
-    return path
-
-
-def load_factors(path: str | Path) -> tuple[Factors, np.ndarray, np.ndarray]:
-    data = np.load(path)
-    factors = Factors(data["visitor_ids"], data["user_factors"], data["item_ids"], data["item_factors"])
-    return factors, data["popular"], data["popular_visitors"]
-
-
-def recommend(factors: Factors | None, popular, visitors, excluded: dict, k: int) -> pd.DataFrame:
-    """Top-k per visitor (OUTPUT_COLUMNS): ALS for visitors with factors, popular items otherwise
-    (for everyone without a model)."""
-    ranked = factors.top_n(visitors, excluded, k) if factors is not None else {}
+def recommend(model: Recommender | None, popular, visitors, excluded: dict, k: int) -> pd.DataFrame:
+    """Top-k per visitor (OUTPUT_COLUMNS): the model's lists for visitors it places, ``popular``
+    otherwise (for everyone without a model), flagged ``fallback = 1``."""
+    ranked = model.top_n(visitors, excluded, k) if model is not None else {}
     rows = []
     for visitor in visitors:
         items = ranked.get(visitor)
@@ -65,9 +44,9 @@ def signature():
     return ModelSignature(inputs, outputs, ParamSchema([ParamSpec("k", "long", 10)]))
 
 
-class ALSRecommender(mlflow.pyfunc.PythonModel):
+class ChosenRecommender(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        self.factors, self.popular, self.popular_visitors = load_factors(context.artifacts["factors"])
+        self.model = Recommender.load(context.artifacts["factors"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         k = int((params or {}).get("k", 10))
@@ -75,4 +54,7 @@ class ALSRecommender(mlflow.pyfunc.PythonModel):
         excluded = {}
         if "exclude" in model_input:
             excluded = {int(v): set(items or ()) for v, items in zip(visitors, model_input["exclude"], strict=True)}
-        return recommend(self.factors, self.popular, visitors, excluded, k)
+        return recommend(self.model, self.model.popular, visitors, excluded, k)
+
+
+ALSRecommender = ChosenRecommender  # the name versions registered before methods were chosen were pickled under

@@ -12,7 +12,8 @@ replay of the same source is recognised downstream), or, through :func:`events_f
   clusters, sessions of views, view -> cart and cart -> purchase conversion in the ranges public
   e-commerce funnels report (a few percent of views carted, a third of carts bought).
 * Rating files (evaluation only): ``user,item,rating,timestamp`` (MovieLens-style names such as
-  ``userId,movieId`` accepted; ``::``-separated MovieLens files too).
+  ``userId,movieId`` accepted; ``::``-separated MovieLens files too); every rating is a seen item,
+  those at or above the threshold are also relevant (column ``relevant``).
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ def _column(raw: pd.DataFrame, role: str, path) -> str:
 
 
 def read_ratings(path: str | Path, min_rating: float) -> pd.DataFrame:
-    """A rating file -> events: ratings >= min_rating become ``transaction`` events (consumed and
-    relevant); lower ones are dropped. Timestamps: epoch seconds or ISO dates."""
+    """A rating file -> events: every rating is a ``transaction`` event (the user has seen the item: it
+    is never recommended to them again); column ``relevant`` marks ratings >= min_rating, the only
+    ones a recommendation can hit. Timestamps: epoch seconds or ISO dates."""
     path = Path(path)
     first_line = ""
     if path.is_file():
@@ -129,7 +131,6 @@ def read_ratings(path: str | Path, min_rating: float) -> pd.DataFrame:
     if times.isna().any():
         row = int(times.isna().idxmax())
         raise DatasetError(f"{path}: line {row + 2}: {stamp}={raw[stamp].iloc[row]!r} is not a time")
-    keep = values >= min_rating
     return pd.DataFrame(
         {
             "visitor_id": _integers(raw, user, path),
@@ -137,8 +138,9 @@ def read_ratings(path: str | Path, min_rating: float) -> pd.DataFrame:
             "action": "transaction",
             "event_time": times.dt.tz_localize(None) if times.dt.tz is not None else times,
             "transaction_id": None,
+            "relevant": values >= min_rating,
         }
-    )[keep].reset_index(drop=True)
+    )
 
 
 def generated_funnel(

@@ -1,6 +1,6 @@
 """The recommendation path on the local stack: shopper events with malformed records -> the
-interactions stream (each event counted once, replays included) -> train (grid, holdout vs
-popularity, register, promote) -> load the champion -> top-N in MySQL and on the topic."""
+interactions stream (each event counted once, replays included) -> train (candidates, the choice,
+holdout vs both popularities, register, promote) -> load the champion -> top-N in MySQL and on the topic."""
 
 import json
 import uuid
@@ -12,7 +12,7 @@ import pytest
 
 from common.cli import stream_arguments
 from common.db import query
-from common.registry import champion
+from common.registry import champion, client
 from common.settings import load_settings
 from models.recommendations import recommender as R
 from streaming.contracts import SHOPPER_EVENT
@@ -21,7 +21,7 @@ from streaming.recommendations.event_sources import generated_funnel, shopper_ev
 from tests.support import run_job
 
 pytestmark = pytest.mark.integration
-SMALL_GRID = ("--ranks", "8", "--alphas", "10", "--max-iter", "5")
+SMALL_GRID = ("--ranks", "8", "--alphas", "1", "--max-iter", "5", "--windows", "7", "--blend-weights", "0.3")
 
 
 def test_events_to_recommendations(private_db, topic, tmp_path, monkeypatch):
@@ -77,11 +77,14 @@ def test_events_to_recommendations(private_db, topic, tmp_path, monkeypatch):
     assert top == R.popular_items(expected)[:5].tolist()
 
     out = run_job("recommendations", "train", *SMALL_GRID).stdout
-    assert "PROMOTED to @champion" in out and "holdout MAP@10: ALS" in out
+    assert "PROMOTED to @champion" in out and "holdout MAP@10: chosen" in out
     version = champion(settings, settings.recommender_model)
     assert version is not None and version.version == "1"
     evaluations = dict(query(settings, "SELECT method, map_at_k FROM recommender_evaluations"))
-    assert set(evaluations) == {"als", "popularity"} and evaluations["als"] > evaluations["popularity"]
+    assert set(evaluations) == {"chosen", "als", "popularity", "recent_popularity"}
+    assert evaluations["chosen"] >= max(evaluations["popularity"], evaluations["recent_popularity"])
+    (method,) = query(settings, "SELECT method_used FROM recommender_evaluations WHERE method = 'chosen'")[0]
+    assert client(settings).get_run(version.run_id).data.tags["method"] == method.split()[0]
 
     model = mlflow.pyfunc.load_model(f"models:/{settings.recommender_model}@champion")
     bought = dict(query(settings, "SELECT visitor_id, MIN(item_id) FROM interactions WHERE purchases > 0 GROUP BY 1"))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from models.recommendations import recommender as R
+from models.recommendations.methods import Recommender
 from models.recommendations.recommender_serving import recommend
 from streaming.contracts import SHOPPER_EVENT
 from streaming.files import DatasetError
@@ -100,7 +101,8 @@ def test_top_n_ranks_by_score_and_never_returns_excluded_items():
     assert 9 not in top  # unknown: left to the fallback
     everything_bought = factors.top_n([7], {7: {100, 200, 300}}, k=2)
     assert everything_bought[7] == []
-    lists = recommend(factors, np.array([300, 100, 200]), [7, 9], {7: {100}, 9: {300}}, k=2)
+    model = Recommender("als", np.array([300, 100, 200]), np.array([3, 2, 1]), factors=factors, known=frozenset({7, 8}))
+    lists = recommend(model, model.popular, [7, 9], {7: {100}, 9: {300}}, k=2)
     assert lists[lists.visitor_id == 9][["item_id", "fallback"]].values.tolist() == [[100, 1], [200, 1]]
     assert lists[lists.visitor_id == 7]["fallback"].eq(0).all()
     nobody = recommend(None, np.array([300, 100]), [7], {}, k=2)
@@ -115,22 +117,18 @@ def test_popularity_counts_visitors_and_skips_what_was_bought():
 
 
 @pytest.mark.parametrize(
-    ("challenger", "baseline", "champion", "promoted", "why"),
+    ("challenger", "champion", "promoted", "why"),
     [
-        (0.20, 0.10, None, True, "first version"),
-        (0.09, 0.10, None, False, "below the popularity baseline"),
-        (0.19, 0.10, 0.20, True, ">= 0.1800"),
-        (0.17, 0.10, 0.20, False, "more than 10% below"),
+        (0.20, None, True, "first version; MAP 0.2000 >= recent popularity 0.1200"),
+        (0.11, None, False, "below recent popularity 0.1200"),  # beats all-time popularity only
+        (0.19, 0.20, True, ">= 0.1800"),
+        (0.17, 0.20, False, "more than 10% below"),
     ],
 )
-def test_promotion_rule(challenger, baseline, champion, promoted, why):
-    decided, reason = R.promote(challenger, baseline, champion, tolerance=0.1)
+def test_promotion_needs_both_popularities_and_the_champion(challenger, champion, promoted, why):
+    baselines = {"popularity": 0.10, "recent_popularity": 0.12}
+    decided, reason = R.promote(challenger, baselines, champion, tolerance=0.1)
     assert decided is promoted and why in reason
-
-
-def test_grid_is_the_cartesian_product():
-    grid = R.grid([8, 16], [0.1], [10, 40], max_iter=5)
-    assert len(grid) == 4 and grid[0] == {"rank": 8, "reg_param": 0.1, "alpha": 10.0, "max_iter": 5}
 
 
 def test_retailrocket_files_are_read_and_bad_lines_named(tmp_path):
@@ -154,11 +152,15 @@ def test_retailrocket_files_are_read_and_bad_lines_named(tmp_path):
         read_events(path, "retailrocket")
 
 
-def test_rating_files_keep_the_ratings_that_count(tmp_path):
+def test_every_rated_item_is_seen_and_only_high_ratings_are_relevant(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text("userId,movieId,rating,timestamp\n1,10,5,964982703\n1,11,2,964982704\n2,10,4.5,964982705\n")
     frame = read_ratings(path, 4)
-    assert frame[["visitor_id", "item_id"]].values.tolist() == [[1, 10], [2, 10]]
+    assert frame[["visitor_id", "item_id", "relevant"]].values.tolist() == [
+        [1, 10, True],
+        [1, 11, False],
+        [2, 10, True],
+    ]
     assert (frame["action"] == "transaction").all() and frame["event_time"].iloc[0] == datetime(2000, 7, 30, 18, 45, 3)
     dat = tmp_path / "ratings.dat"
     dat.write_text("1::10::5::964982703\n")
@@ -166,6 +168,20 @@ def test_rating_files_keep_the_ratings_that_count(tmp_path):
     path.write_text("user,item,rating,timestamp\n1,10,good,964982703\n")
     with pytest.raises(DatasetError, match="rating='good' is not a number"):
         read_ratings(path, 4)
+
+
+def test_a_low_rating_is_excluded_from_candidates_and_never_relevant():
+    ratings = events(
+        [
+            (1, 10, "transaction", "2025-01-01"),  # rated 2 in training: seen, never recommended again
+            (2, 10, "transaction", "2025-01-02"),
+            (1, 11, "transaction", "2025-01-20"),  # rated 1 in the test window: not a hit
+            (1, 12, "transaction", "2025-01-21"),  # rated 5 in the test window: the one hit
+        ]
+    ).assign(relevant=[False, True, False, True])
+    split = R.make_split(ratings, pd.Timestamp("2025-01-10"))
+    assert split.excluded[1] == {10} and split.relevant == {1: {12}}
+    assert set(split.train["visitor_id"]) == {1, 2}  # a low rating is still an interaction
 
 
 def test_the_funnel_converts_like_real_shops_and_is_seeded():
