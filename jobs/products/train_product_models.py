@@ -8,9 +8,11 @@ Snapshots (models/products/features.py, stored in product_features, built here w
 --every days, the newest --horizon days before --as-of so that its outcome window is complete;
 outcomes from the facts (models/products/product_models.py): risk = at least half of the item's reviews in
 the next 28 days negative; volume = units sold in the next 28 days. Time split: the newest
-snapshot is the holdout, the one before it validation (risk threshold, interval calibration).
+snapshot is the holdout, the one before it validation (risk: number of trees, probability calibration
+and threshold; volume: interval calibration).
 
-Per model (risk: LightGBM classifier vs logistic regression, ROC-AUC / PR-AUC / F1 / Brier; volume:
+Per model (risk: LightGBM classifier vs logistic regression, ROC-AUC / PR-AUC / F1 / Brier / ECE, the reliability
+table in evaluation.json; volume:
 quantile LightGBM vs "the last 28 days again", MAE / R2 / 80% coverage): one MLflow run (experiment
 retail_pulse/product_models) with the metrics, the global SHAP importance, a SHAP summary and a
 waterfall plot, the training features (the drift reference); registered as
@@ -115,9 +117,17 @@ def train_one(settings: Settings, kind: str, split: PM.Split, args: argparse.Nam
                 "threshold": model.threshold,
                 "interval_margin": model.margin,
                 **{f"lgbm_{k}": v for k, v in PM.LGBM_PARAMS.items()},
+                **PM.fit_summary(model),
             }
         )
-        mlflow.log_metrics({f"holdout.{method}.{k}": v for method, m in metrics.items() for k, v in m.items()})
+        mlflow.log_metrics(
+            {
+                f"holdout.{method}.{k}": v
+                for method, m in metrics.items()
+                for k, v in m.items()
+                if isinstance(v, int | float)  # the reliability table goes to evaluation.json
+            }
+        )
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             (folder / "evaluation.json").write_text(

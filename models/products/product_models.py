@@ -9,7 +9,9 @@ models/products/features.py) with its outcome over the ``HORIZON`` days from D:
 
 A snapshot gets labels only when the facts cover its whole window. The split is by time: the
 newest labelled snapshot is the holdout, the one before it the validation part of the training
-snapshots (it chooses the risk threshold and calibrates the volume interval), never the holdout.
+snapshots, never the holdout: it chooses the risk model's number of trees (early stopping), calibrates
+its probabilities (Platt, kept only when it beats the raw ones there) and chooses its threshold, and
+it calibrates the volume interval.
 Baselines: logistic regression (risk) and "the next four weeks sell what the last four did"
 (``units_28``, volume). ``ProductModel`` is what is registered: the fitted LightGBM models, the
 training medians (for plain-language reasons) and a cached SHAP TreeExplainer.
@@ -24,7 +26,15 @@ import numpy as np
 import pandas as pd
 
 from models.products.features import FEATURE_SET, FEATURES, KEY
-from models.products.tabular import LGBM_PARAMS, THREADS, best_f1_threshold, classification_metrics
+from models.products.tabular import (
+    LGBM_PARAMS,
+    MAX_TREES,
+    THREADS,
+    Calibration,
+    best_f1_threshold,
+    classification_metrics,
+    fit_lightgbm,
+)
 
 HORIZON = 28
 NEGATIVE_SHARE = 0.5
@@ -34,22 +44,25 @@ INPUTS = [*FEATURES, *CATEGORICAL]
 KINDS = ("risk", "volume")
 TOP = 3  # contributions stored with each prediction
 
-# (phrase when the value is above the training median, phrase when below); the reason of a
-# prediction names the features that push it up the most
+# (phrase for a high value, phrase for a low one, the feature in words). A reason names the features
+# that move the prediction most; its words follow the direction of each contribution and the way the
+# feature acts in the model (``ProductModel.directions``): a contribution raising risk from a feature
+# whose high values raise risk reads "high ...", from one whose low values raise it, "low ...".
 PHRASES = {
-    "units_7": ("strong sales this week", "weak sales this week"),
-    "units_28": ("high 4-week sales", "low 4-week sales"),
-    "sales_trend": ("rising sales", "falling sales"),
-    "price_28": ("high price", "low price"),
-    "discount_28": ("deep discount", "little discount"),
-    "price_vs_category": ("high price vs category", "low price vs category"),
-    "reviews_28": ("many recent reviews", "few recent reviews"),
-    "reviews_90": ("many reviews in 90 days", "few reviews in 90 days"),
-    "avg_rating_90": ("high average rating", "low average rating"),
-    "negative_share_28": ("many recent negative reviews", "few recent negative reviews"),
-    "positive_share_28": ("many recent positive reviews", "few recent positive reviews"),
-    "text_chars_28": ("long recent reviews", "short recent reviews"),
+    "units_7": ("strong sales this week", "weak sales this week", "units this week"),
+    "units_28": ("high 4-week sales", "low 4-week sales", "units over 4 weeks"),
+    "sales_trend": ("rising sales", "falling sales", "sales trend"),
+    "price_28": ("high price", "low price", "price"),
+    "discount_28": ("deep discount", "little discount", "discount"),
+    "price_vs_category": ("high price vs category", "low price vs category", "price vs category"),
+    "reviews_28": ("many recent reviews", "few recent reviews", "reviews in 28 days"),
+    "reviews_90": ("many reviews in 90 days", "few reviews in 90 days", "reviews in 90 days"),
+    "avg_rating_90": ("high average rating", "low average rating", "average rating"),
+    "negative_share_28": ("many recent negative reviews", "few recent negative reviews", "negative share"),
+    "positive_share_28": ("many recent positive reviews", "few recent positive reviews", "positive share"),
+    "text_chars_28": ("long recent reviews", "short recent reviews", "review length"),
 }
+MONOTONE = 0.3  # |Spearman(value, SHAP)| from which a feature counts as acting one way
 
 
 class ModelDataError(ValueError):
@@ -117,6 +130,8 @@ class ProductModel:
     medians: dict[str, float]
     threshold: float | None = None  # risk: flagged at or above this probability
     margin: float = 0.0  # volume: conformal widening of the quantile interval
+    calibration: Calibration | None = None  # risk: maps the model's log-odds to calibrated probabilities
+    directions: dict[str, int] | None = None  # feature -> +1 / -1 (its high values push up / down), 0 mixed
     trained_on: list[str] = field(default_factory=list)  # snapshot days
     feature_set: str = FEATURE_SET
     _explainer: object = field(default=None, repr=False, compare=False)
@@ -140,18 +155,23 @@ class ProductModel:
         return np.column_stack([*(rows[f].to_numpy(dtype=float) for f in FEATURES), np.array(category, dtype=float)])
 
     def _raw(self, role: str, X: np.ndarray) -> np.ndarray:
-        return self.models[role].booster_.predict(X)
+        """The booster's raw output (risk: log-odds)."""
+        return self.models[role].booster_.predict(X, raw_score=True)
+
+    def probability(self, log_odds: np.ndarray) -> np.ndarray:
+        """Risk: the calibrated probability (models from before calibration: the plain sigmoid)."""
+        return (vars(self).get("calibration") or Calibration()).from_logit(log_odds)
 
     def predict(
         self, rows: pd.DataFrame, explained: np.ndarray | None = None, X: np.ndarray | None = None
     ) -> pd.DataFrame:
-        """risk: ``prediction`` = P(next reviews negative), ``flagged``; volume: ``prediction`` (units
+        """risk: ``prediction`` = P(next reviews negative), calibrated, ``flagged``; volume: ``prediction`` (units
         over the horizon) with ``lower`` / ``upper`` of the 80% interval. ``explained``: the
         explained model's raw output when already known (the sum of its SHAP values and the base
         value: exact, and it saves a model call per row when explaining anyway); ``X``: ``matrix(rows)``."""
         X = self.matrix(rows) if X is None else X
         if self.kind == "risk":
-            p = self._raw("p", X) if explained is None else 1 / (1 + np.exp(-explained))
+            p = self.probability(self._raw("p", X) if explained is None else explained)
             return pd.DataFrame(
                 {"prediction": p, "lower": np.nan, "upper": np.nan, "flagged": (p >= self.threshold).astype(int)},
                 index=rows.index,
@@ -201,22 +221,47 @@ class ProductModel:
         return self.categories[int(x)] if INPUTS[i] == "category" else round(float(x), 4)
 
     def reason(self, contributions: list[dict]) -> str:
-        return reason(contributions, self.medians, "risk" if self.kind == "risk" else "sales")
+        what = "risk" if self.kind == "risk" else "sales"
+        return reason(contributions, self.medians, what, vars(self).get("directions"))
+
+    def learn_directions(self, rows: pd.DataFrame, sample: int = 2000, seed: int = 7) -> None:
+        """How each feature acts in the fitted model: the sign of the rank correlation of its values
+        with its SHAP contributions on (a sample of) the training rows; 0 when it acts both ways."""
+        rows = rows.sample(min(sample, len(rows)), random_state=seed)
+        X = self.matrix(rows)
+        values = self.shap(rows, X)
+        self.directions = {}
+        for i, feature in enumerate(FEATURES):
+            known = ~np.isnan(X[:, i])
+            rho = pd.Series(X[known, i]).corr(pd.Series(values[known, i]), method="spearman") if known.sum() > 2 else 0
+            self.directions[feature] = int(np.sign(rho)) if abs(np.nan_to_num(rho)) >= MONOTONE else 0
 
 
-def phrase(feature: str, value, medians: dict[str, float]) -> str:
+def phrase(feature: str, value, medians: dict[str, float], contribution: float = 0.0, direction: int | None = None):
+    """A feature's value in words. With the feature's direction in the model, high/low follow the
+    contribution (so the words never contradict it); a feature acting both ways states its value;
+    without directions (models from before them), the value is compared with the training median."""
     if feature == "category":
         return f"category {value}"
     if value is None:
         return f"no {feature.replace('_', ' ')} data"
-    high, low = PHRASES[feature]
-    return high if value > medians.get(feature, 0.0) else low
+    high, low, name = PHRASES[feature]
+    if direction is None:
+        return high if value > medians.get(feature, 0.0) else low
+    if direction == 0:
+        return f"{name} {value:g}"
+    return high if contribution * direction > 0 else low
 
 
-def reason(contributions: list[dict], medians: dict[str, float], what: str) -> str:
+def reason(contributions: list[dict], medians: dict[str, float], what: str, directions: dict | None = None) -> str:
     """Plain language: 'risk up: many recent negative reviews, falling sales; down: low price'."""
-    up = [phrase(c["feature"], c["value"], medians) for c in contributions if c["contribution"] > 0]
-    down = [phrase(c["feature"], c["value"], medians) for c in contributions if c["contribution"] < 0]
+
+    def words(c: dict) -> str:
+        direction = None if directions is None else directions.get(c["feature"], 0)
+        return phrase(c["feature"], c["value"], medians, c["contribution"], direction)
+
+    up = [words(c) for c in contributions if c["contribution"] > 0]
+    down = [words(c) for c in contributions if c["contribution"] < 0]
     parts = ([f"{what} up: {', '.join(up)}"] if up else []) + ([f"down: {', '.join(down)}"] if down else [])
     return "; ".join(parts) or "nothing stands out"
 
@@ -230,8 +275,9 @@ def _categories(frame: pd.DataFrame) -> list[str]:
 
 
 def fit_risk(split: Split, seed: int = 7) -> ProductModel:
-    """LightGBM on the fit part chooses the F1 threshold on the validation part; then refitted on
-    every training row."""
+    """LightGBM on the fit part, stopped early on the validation part (its size is chosen there);
+    its probabilities are calibrated (Platt, when that beats the raw ones there) and the F1
+    threshold chosen on the validation part; then refitted on every training row with that size."""
     from lightgbm import LGBMClassifier
 
     fit, validation, train = risk_rows(split.fit), risk_rows(split.validation), risk_rows(split.train)
@@ -240,14 +286,28 @@ def fit_risk(split: Split, seed: int = 7) -> ProductModel:
             raise ModelDataError(f"the {name} snapshots hold only one risk class: more reviews or snapshots needed")
     model = ProductModel("risk", {}, _categories(split.train), _medians(train))
 
-    def make():
-        return LGBMClassifier(random_state=seed, **LGBM_PARAMS)
+    def make(**size):
+        return LGBMClassifier(random_state=seed, **(LGBM_PARAMS | {"n_estimators": MAX_TREES} | size))
 
-    probe = make().fit(model.frame(fit), fit["negative"].astype(int))
-    model.threshold = best_f1_threshold(validation["negative"], probe.predict_proba(model.frame(validation))[:, 1])
-    model.models["p"] = make().fit(model.frame(train), train["negative"].astype(int))
+    y_validation = validation["negative"].astype(int)
+    probe, trees = fit_lightgbm(
+        make, model.frame(fit), fit["negative"].astype(int), model.frame(validation), y_validation
+    )
+    raw = probe.predict_proba(model.frame(validation))[:, 1]
+    model.calibration = Calibration.choose("platt", raw, y_validation)
+    model.threshold = best_f1_threshold(y_validation, model.calibration(raw))
+    model.models["p"] = make(n_estimators=trees).fit(model.frame(train), train["negative"].astype(int))
+    model.learn_directions(train, seed=seed)
     model.trained_on = sorted(str(d) for d in split.train["as_of"].unique())
     return model
+
+
+def fit_summary(model: ProductModel) -> dict:
+    """What the validation part chose, for the run's parameters (risk: trees, calibration)."""
+    if model.kind != "risk":
+        return {}
+    calibration = vars(model).get("calibration") or Calibration()
+    return {"lgbm_trees_chosen": model.models["p"].n_estimators, "calibration": calibration.method}
 
 
 def fit_volume(split: Split, seed: int = 7) -> ProductModel:

@@ -88,6 +88,9 @@ def test_lightgbm_beats_its_baselines_where_the_signal_is_nonlinear():
     split = PM.time_split(frame(days=6, items=150))
     risk, risk_metrics = PM.evaluate(split, "risk")
     assert risk_metrics["lightgbm"]["roc_auc"] > risk_metrics["baseline"]["roc_auc"]
+    # risk rises with price vs category and falls with the rating: the reasons' words know it
+    assert risk.directions["price_vs_category"] == 1 and risk.directions["avg_rating_90"] == -1
+    assert risk.predict(split.holdout)["prediction"].max() < 0.99  # calibrated, not a wall of 1.00
     volume, volume_metrics = PM.evaluate(split, "volume")
     assert volume_metrics["lightgbm"]["mae"] < volume_metrics["baseline"]["mae"]
     assert 0.7 <= volume_metrics["lightgbm"]["coverage_80"] <= 0.95
@@ -123,6 +126,14 @@ def test_reasons_in_plain_language():
         "sales up: category Coffee"
     )
     assert PM.phrase("avg_rating_90", None, {}) == "no avg rating 90 data"
+    # with the model's directions the words follow the contribution: a rating that lowers risk in a
+    # model where high ratings lower it is a high rating, whatever the median says
+    rating = [{"feature": "avg_rating_90", "value": 3.9, "contribution": -0.5}]
+    assert PM.reason(rating, {"avg_rating_90": 4.2}, "risk") == "down: low average rating"  # the old contradiction
+    assert PM.reason(rating, {"avg_rating_90": 4.2}, "risk", {"avg_rating_90": -1}) == "down: high average rating"
+    raising = [{"feature": "avg_rating_90", "value": 4.5, "contribution": 0.5}]
+    assert PM.reason(raising, {"avg_rating_90": 4.2}, "risk", {"avg_rating_90": -1}) == "risk up: low average rating"
+    assert PM.reason(raising, {}, "risk", {"avg_rating_90": 0}) == "risk up: average rating 4.5"
     assert PM.reason([], medians, "risk") == "nothing stands out"
 
 

@@ -77,6 +77,43 @@ def test_prepare_uses_each_column_by_kind_and_rejects_what_it_cannot_use():
         risk.prepare(bad, "rating", 2)
 
 
+def test_tag_columns_become_one_indicator_per_tag():
+    rng = np.random.default_rng(4)
+    genres = ["Action", "Comedy", "Drama", "Horror", "Sci-Fi"]
+    rows = [sorted(rng.choice(genres, int(rng.integers(1, 4)), replace=False)) for _ in range(300)]
+    frame = pd.DataFrame(
+        {
+            "genres": ["|".join(r) for r in rows],
+            "colours": [", ".join(r[:2]).lower() for r in rows],
+            "city": rng.choice(["New York", "Los Angeles", "Boston"], 300),  # words, but not tags
+            "rating": [1 if "Horror" in r else 4 for r in rows],
+        }
+    )
+    table = risk.prepare(frame, "rating", 2)
+    assert table.tags == ["genres", "colours"] and table.categorical == ["city"]
+    assert table.features["genres=Horror"].tolist() == [int("Horror" in r) for r in rows]
+    assert "colours=sci-fi" in table.features and "genres" not in table.features
+    report = risk.evaluate(table)
+    assert report["lightgbm"]["roc_auc"] == pytest.approx(1.0) and report["data"]["tags"] == ["genres", "colours"]
+
+
+def test_calibration_maps_overconfident_scores_to_observed_rates():
+    rng = np.random.default_rng(5)
+    truth = rng.uniform(0.2, 0.8, 4000)
+    y = (rng.random(4000) < truth).astype(int)
+    overconfident = 1 / (1 + np.exp(-4 * np.log(truth / (1 - truth))))  # right order, far too sure
+    for method in ("platt", "isotonic"):
+        mapping = risk.Calibration.choose(method, overconfident, y)
+        assert mapping.method == method
+        before = risk.classification_metrics(y, overconfident, 0.5)
+        after = risk.classification_metrics(y, mapping(overconfident), 0.5)
+        assert after["brier"] < before["brier"] and after["ece"] < 0.03 < before["ece"]
+        assert after["roc_auc"] == pytest.approx(before["roc_auc"], abs=0.01)  # monotone: ranking kept
+    honest = risk.Calibration.choose("platt", truth, y)  # nothing to fix: a no-op or near one
+    assert np.abs(honest(truth) - truth).max() < 0.05
+    assert risk.Calibration.choose("none", truth, y).method == "none"
+
+
 def test_time_split_tests_the_newest_rows():
     table = risk.prepare(table_frame(100), "rating", 2, "day")
     train, test = risk.split_index(table, 0.2)
@@ -91,7 +128,12 @@ def test_threshold_maximises_f1():
 def test_evaluate_puts_lightgbm_next_to_the_baseline_with_shap():
     report = risk.evaluate(risk.prepare(table_frame(), "rating", 2, "day"))
     for name in ("lightgbm", "baseline"):
-        assert set(report[name]) == {"roc_auc", "pr_auc", "f1", "brier", "threshold"}
+        assert {"roc_auc", "pr_auc", "f1", "brier", "ece", "threshold", "calibration", "reliability"} <= set(
+            report[name]
+        )
+        bins = report[name]["reliability"]
+        assert sum(b["rows"] for b in bins) == report["data"]["test_rows"]
+    assert 1 <= report["lightgbm"]["trees"] < risk.MAX_TREES  # stopped early on the validation part
     assert report["lightgbm"]["roc_auc"] > report["baseline"]["roc_auc"] + 0.1  # the non-linear signal
     assert next(iter(report["shap_importance"])) == "price"
     assert report["shap_importance"]["review_chars"] == 0.0  # a constant column explains nothing
