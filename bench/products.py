@@ -7,7 +7,8 @@
                      80% interval coverage. Target: MAE below the naive baseline's.
   2. risk quality    `retail-pulse products evaluate` (the user's CLI) on the real drug reviews
                      (drugs.com, ratings 1-10; negative = rating <= 4; split by review date):
-                     LightGBM vs logistic regression. Target: ROC-AUC above the baseline's.
+                     LightGBM vs logistic regression, both calibrated on the validation part:
+                     ROC-AUC, Brier, ECE. Target: ROC-AUC >= the baseline's + 0.03.
   3. speed           the Ta-Feng volume model and a risk classifier on the same rows: per row,
                      single-row predict alone and predict + SHAP explanation (p50 / p95 over 500
                      calls, after a warm-up), and batched (2,000 rows at once) cost per row.
@@ -126,7 +127,7 @@ def risk_cli() -> dict:
         "baseline": metrics["baseline"],
         "rows": metrics["data"]["rows"],
         "top_features": list(metrics["shap_importance"])[:5],
-        "target_met": metrics["lightgbm"]["roc_auc"] > metrics["baseline"]["roc_auc"],
+        "target_met": metrics["lightgbm"]["roc_auc"] >= metrics["baseline"]["roc_auc"] + 0.03,
     }
 
 
@@ -203,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         r = report["risk_quality"]
         print(
             f"risk (drugs.com): ROC-AUC LightGBM {r['lightgbm']['roc_auc']:.3f} vs logistic regression"
-            f" {r['baseline']['roc_auc']:.3f}",
+            f" {r['baseline']['roc_auc']:.3f}; Brier {r['lightgbm']['brier']:.4f} vs {r['baseline']['brier']:.4f},"
+            f" ECE {r['lightgbm']['ece']:.3f} vs {r['baseline']['ece']:.3f} (calibration:"
+            f" {r['lightgbm']['calibration']} / {r['baseline']['calibration']}; {r['lightgbm']['trees']} trees)",
             flush=True,
         )
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

@@ -62,6 +62,12 @@ class Settings:
     mlflow_tracking_uri: str = "http://127.0.0.1:5055"
     mlflow_experiment_prefix: str = "retail_pulse"
     sentiment_model: str = "retail_pulse_sentiment"  # registered model name; scoring loads its @champion
+    sentiment_fallback_model: str = "retail_pulse_sentiment_lexicon"  # the lexicon model, where e5 cannot run
+    sentiment_encoder: str = "e5"  # e5: the embedding model competes with the lexicon model; none: lexicon only
+    sentiment_train_limit: int = 0  # texts per training corpus (0: all; a test suite trains on a subset)
+    sentiment_eval_sample: int = 1500  # texts per held-out corpus scored by a training run (0: all)
+    embedding_cache: str = str(REPO_ROOT / ".data" / "cache" / "embeddings.sqlite")  # e5 vectors by text hash
+    embedding_threads: int = 2  # the e5 encoder's threads
     recommender_model: str = "retail_pulse_recommender"  # registered ALS model; publishing loads its @champion
     risk_model: str = "retail_pulse_review_risk"  # registered product models; scoring loads their @champion
     volume_model: str = "retail_pulse_sales_volume"
@@ -116,6 +122,7 @@ _PROFILE_DEFAULTS: dict[str, dict] = {
         "spark_master": "spark://spark-master:7077",
         "state_dir": "/opt/retail_pulse/state",
         "checkpoint_root": "/opt/retail_pulse/state/checkpoints",
+        "embedding_cache": "/opt/retail_pulse/state/embeddings.sqlite",
         "spark_jars_dir": "/opt/retail_pulse/.jars/spark",  # copied in by both images (docker/*.Dockerfile)
     },
 }

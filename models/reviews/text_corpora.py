@@ -166,6 +166,14 @@ def load_many(names) -> pd.DataFrame:
     return pd.concat([load(n) for n in names], ignore_index=True)
 
 
+def sample_per_corpus(frame: pd.DataFrame, limit: int, seed: int = 7) -> pd.DataFrame:
+    """At most ``limit`` rows per corpus (seeded); 0 keeps everything."""
+    if not limit:
+        return frame
+    parts = [g.sample(min(limit, len(g)), random_state=seed) for _, g in frame.groupby("corpus", sort=True)]
+    return pd.concat(parts).reset_index(drop=True)
+
+
 def labelled_file(
     path: str, text_col: str, label_col: str, scale: str, low: float = -0.05, high: float = 0.05
 ) -> pd.DataFrame:

