@@ -7,9 +7,9 @@ thread, 70 on two), so every embedding is kept in a SQLite cache keyed by the SH
 (``RP_EMBEDDING_CACHE``): a retrain on the same corpora, a replayed review or a re-scored post costs
 a lookup, not a forward pass.
 
-:class:`E5Features` is the scikit-learn transformer the sentiment pipeline uses: texts ->
-[e5 embedding | VADER's four scores x weight]. It holds no state but its parameters; the encoder
-and the cache are opened on first use in each process (a loaded model pickles nothing else).
+:class:`E5Features` is the scikit-learn transformer the sentiment pipeline uses: texts -> e5
+embeddings. It holds no state; the encoder and the cache are opened on first use in each process (a
+loaded model pickles nothing else).
 """
 
 from __future__ import annotations
@@ -124,28 +124,19 @@ def encoder() -> Encoder:
 
 
 class E5Features:
-    """sklearn transformer: texts -> dense [e5 embedding | VADER scores x weight]. Stateless."""
-
-    def __init__(self, lexicon_weight: float = 1.0):
-        self.lexicon_weight = lexicon_weight
+    """sklearn transformer: texts -> their e5 embeddings (dense, one row per text). Stateless."""
 
     def fit(self, texts, y=None):
         return self
 
     def transform(self, texts):
-        from models.reviews.sentiment import Vader
-
-        texts = list(texts)
-        if not hasattr(self, "_vader"):
-            self._vader = Vader()
-        return np.hstack([encoder().encode(texts), self._vader.scores(texts) * self.lexicon_weight])
+        return encoder().encode(list(texts))
 
     def get_params(self, deep=True):
-        return {"lexicon_weight": self.lexicon_weight}
+        return {}
 
     def set_params(self, **params):
-        self.lexicon_weight = params.get("lexicon_weight", self.lexicon_weight)
         return self
 
-    def __getstate__(self):  # the encoder and VADER are rebuilt after unpickling
-        return {"lexicon_weight": self.lexicon_weight}
+    def __getstate__(self):  # the encoder is opened again after unpickling
+        return {}

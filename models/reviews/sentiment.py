@@ -147,7 +147,8 @@ def build_model(c: float = 2.0, lexicon_weight: float = 3.0, seed: int = 7, enco
     if encoder == "e5":
         from models.reviews.embeddings import E5Features
 
-        steps = [("features", E5Features()), ("scale", StandardScaler()), ("classifier", classifier)]
+        features = FeatureUnion([("e5", E5Features()), ("lexicon", LexiconFeatures(1.0))])
+        steps = [("features", features), ("scale", StandardScaler(with_mean=False)), ("classifier", classifier)]
         return Pipeline([("normalise", FunctionTransformer(_normalise_all)), *steps])
     if encoder != "lexicon":
         raise ValueError(f"unknown encoder {encoder!r}; expected one of {', '.join(ENCODERS)}")

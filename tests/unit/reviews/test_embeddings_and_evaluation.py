@@ -40,7 +40,7 @@ def test_the_e5_pipeline_learns_sentiment_and_pickles_without_its_encoder(tmp_pa
     negative = ["terrible, broke at once", "awful quality, refund please", "very disappointed", "worst purchase ever"]
     texts, labels = positive + negative, ["positive"] * 4 + ["negative"] * 4
     model = S.fit(texts, labels, ["a"] * 8, encoder="e5", c=1.0)
-    assert S.encoder_of(model) == "e5" and E5Features().transform(["x"]).shape == (1, DIM + 4)
+    assert S.encoder_of(model) == "e5" and E5Features().transform(["x"]).shape == (1, DIM)
     copy = pickle.loads(pickle.dumps(model))
     assert list(copy.predict(["I love how well it works", "it broke, awful"])) == ["positive", "negative"]
 
