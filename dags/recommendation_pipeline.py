@@ -1,8 +1,9 @@
 """
 ### recommendation_pipeline
 
-Top-N products for every shopper, refreshed daily: shopper events -> implicit interactions -> ALS
-(Spark MLlib) measured against a popularity baseline -> MySQL and the `recommendations` topic.
+Top-N products for every shopper, refreshed daily: shopper events -> implicit interactions -> the method
+chosen on validation (ALS on Spark MLlib, recent popularity, their blend, item-kNN or all-time popularity)
+measured against both popularity baselines -> MySQL and the `recommendations` topic.
 
 1. **produce_demo_events** (skipped unless the `demo_events_days` param is > 0): the seeded funnel
    generator's shopper sessions for the `demo_events_days` days ending on the run's day (the same
@@ -10,11 +11,13 @@ Top-N products for every shopper, refreshed daily: shopper events -> implicit in
 2. **stream_events**: the `interactions` stream, `availableNow`: `shopper_events` topic -> validate
    (bad -> quarantine + `dead_letter`) -> each new event (by id) added to its (visitor, item) row in
    `interactions` (confidence = weighted count: view 1, addtocart 3, transaction 5 by default).
-3. **train_and_evaluate**: `retail-pulse recommendations train`: time-based split, a small grid (rank x
-   regParam x alpha) chosen on a validation window inside the training data, each point a nested
-   MLflow run; ALS and popularity on the holdout (precision / recall / MAP / NDCG @k) in MLflow and
-   `recommender_evaluations`; the model refitted on all events and registered; **promoted** to
-   `@champion` only if its MAP@k is not below popularity's and not more than 10% below the
+3. **train_and_evaluate**: `retail-pulse recommendations train`: time-based split, every candidate (the
+   ALS grid, recent-popularity windows, the blend, item-kNN) scored on a validation window inside the
+   training data, each a nested MLflow run; all-time popularity is left only for a candidate ahead of
+   it there by a margin that also holds on an earlier guard window; the choice, ALS, all-time and recent
+   popularity on the holdout (precision / recall / MAP / NDCG @k) in MLflow and
+   `recommender_evaluations`; the choice refitted on all events and registered; **promoted** to
+   `@champion` only if its MAP@k is not below either popularity's and not more than 10% below the
    champion's; the decision and why in `model_decisions` and the task log.
 4. **publish**: `retail-pulse recommendations recommend`: the champion's top-k per visitor without items
    it already bought, popular items (flagged `fallback`) for visitors the model does not know; `recommendations` and
