@@ -56,6 +56,7 @@ from models.reviews.text_corpora import (
 )
 
 PROMOTION_METRIC = "holdout_macro_f1"
+LEXICON_METRIC = "holdout_macro_f1_lexicon"  # the fallback's promotion metric
 ROBUSTNESS_CORPUS = "vader_amazon"
 
 
@@ -154,12 +155,14 @@ def print_table(report: dict) -> None:
         )
 
 
-def champion_score(settings: Settings, name: str | None = None) -> tuple[str | None, float | None]:
-    """The champion's version and promotion metric, or (None, None)."""
+def champion_score(
+    settings: Settings, name: str | None = None, metric: str = PROMOTION_METRIC
+) -> tuple[str | None, float | None]:
+    """The champion's version and its value of ``metric`` (in the run that trained it), or (None, None)."""
     version = champion(settings, name or settings.sentiment_model)
     if version is None:
         return None, None
-    return version.version, client(settings).get_run(version.run_id).data.metrics.get(PROMOTION_METRIC)
+    return version.version, client(settings).get_run(version.run_id).data.metrics.get(metric)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -239,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
         )
         metrics = {
             PROMOTION_METRIC: score,
-            "holdout_macro_f1_lexicon": lexicon_score,
+            LEXICON_METRIC: lexicon_score,
             "holdout_macro_f1_vader": vader_score,
             "train_seconds": time.time() - started,
             **{f"validation.{kind}.macro_f1": found[1] for kind, found in candidates.items()},
@@ -258,20 +261,21 @@ def run(args: argparse.Namespace) -> int:
         if not args.register:
             print(f"MLflow run: {run_url(settings, mlflow_run)} (not registered)")
             return 0
-        registered = [(settings.sentiment_model, model, score)]
+        registered = [(settings.sentiment_model, model, PROMOTION_METRIC, score)]
         if chosen == "e5":
-            registered.append((settings.sentiment_fallback_model, lexicon, lexicon_score))
-        for name, fitted, value in registered:
-            print(register(settings, name, fitted, value, vader_score, mlflow_run.info.run_id))
+            registered.append((settings.sentiment_fallback_model, lexicon, LEXICON_METRIC, lexicon_score))
+        for name, fitted, metric, value in registered:
+            print(register(settings, name, fitted, metric, value, vader_score, mlflow_run.info.run_id))
         print(f"MLflow run: {run_url(settings, mlflow_run)}")
     return 0
 
 
-def register(settings: Settings, name: str, model, value: float, vader_score: float, run_id: str) -> str:
-    """Log ``model`` as a new version of ``name`` and settle its promotion; the decision's line."""
+def register(settings: Settings, name: str, model, metric: str, value: float, vader_score: float, run_id: str) -> str:
+    """Log ``model`` as a new version of ``name`` and settle its promotion on ``metric`` (the run's
+    held-out score of that model); the decision's line."""
     import mlflow
 
-    champion_version, champion_value = champion_score(settings, name)
+    champion_version, champion_value = champion_score(settings, name, metric)
     requirements = ["scikit-learn", "vaderSentiment==3.3.2", "scipy", "numpy"]
     info = mlflow.sklearn.log_model(
         model,
@@ -286,7 +290,7 @@ def register(settings: Settings, name: str, model, value: float, vader_score: fl
         str(info.registered_model_version),
         run_id,
         S.promote(value, champion_value),
-        metric=PROMOTION_METRIC,
+        metric=metric,
         value=value,
         champion_value=champion_value,
         baseline=vader_score,

@@ -26,8 +26,10 @@ def add_protocol_args(parser: argparse.ArgumentParser) -> None:
     """The options of the evaluation protocol, shared with jobs.recommendations.evaluate_recommender."""
     parser.add_argument("--k", type=int, default=10, help="list length the metrics score (default 10)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of the latest events held out")
-    parser.add_argument("--ranks", type=number_list(int), default=[32, 64], help="ALS ranks to try (default 32,64)")
-    parser.add_argument("--reg-params", type=number_list(float), default=[0.3], help="ALS regParam values (0.3)")
+    parser.add_argument("--ranks", type=number_list(int), default=[32], help="ALS ranks to try (default 32)")
+    parser.add_argument(
+        "--reg-params", type=number_list(float), default=[0.1, 1.0], help="ALS regParam values (default 0.1,1)"
+    )
     parser.add_argument(
         "--alphas",
         type=number_list(float),
