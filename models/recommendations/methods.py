@@ -134,9 +134,6 @@ class Recommender:
         lists = {v: [i for i, _ in items] for v, items in self.top_n(visitors, excluded, k).items()}
         return {v: lists.get(v) or top_popular(self.popular, excluded.get(v, set()), k) for v in visitors}
 
-    def describe(self) -> str:
-        return self.method + (f" {json.dumps(self.params, sort_keys=True)}" if self.params else "")
-
     # -- one .npz file -----------------------------------------------------------------------
     def save(self, path: Path) -> Path:
         arrays = {

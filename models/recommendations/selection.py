@@ -59,9 +59,6 @@ class Outcome:
         """The chosen method and its parameters (what is fitted on every event and served)."""
         return {"method": self.chosen.method, **self.chosen.params}
 
-    def best_of(self, method: str) -> Trial:
-        return max((t for t in self.trials if t.method == method), key=lambda t: t.validation["score"])
-
 
 @dataclass
 class Options:
@@ -74,6 +71,11 @@ class Options:
     test_fraction: float = 0.2
     weights: dict | None = None
     seed: int = 7
+
+
+def best(trials: list[Trial], method: str) -> Trial:
+    """The trial of ``method`` with the highest validation score."""
+    return max((t for t in trials if t.method == method), key=lambda t: t.validation["score"])
 
 
 def score(model, split: R.Split, k: int) -> dict:
@@ -102,13 +104,13 @@ def candidates_on(spark, split: R.Split, options: Options, log) -> list[Trial]:
     trial("popularity", {})
     for days in options.windows:
         trial("recent_popularity", {"days": days})
-    best_window = max((t for t in trials if t.method == "recent_popularity"), key=lambda t: t.validation["score"])
+    best_window = best(trials, "recent_popularity")
     fits = {}
     for params in options.grid:
         started = time.time()
         fits[tuple(params.items())] = R.fit_als(spark, split.train, seed=options.seed, **params)
         trial("als", params, fits[tuple(params.items())], time.time() - started)
-    best_als = max((t for t in trials if t.method == "als"), key=lambda t: t.validation["score"])
+    best_als = best(trials, "als")
     for weight in options.blend_weights:
         params = best_als.params | {"days": best_window.params["days"], "weight": weight}
         trial("blend", params, fits[tuple(best_als.params.items())])
@@ -180,13 +182,11 @@ def select_and_evaluate(spark, events: pd.DataFrame, options: Options, log=print
     log(f"chosen: {reason}")
 
     holdout, fits = {}, {}
-    best_als = max((t for t in trials if t.method == "als"), key=lambda t: t.validation["score"])
-    best_recent = max((t for t in trials if t.method == "recent_popularity"), key=lambda t: t.validation["score"])
     for label, trial in (
         ("chosen", chosen),
-        ("als", best_als),
+        ("als", best(trials, "als")),
         ("popularity", None),
-        ("recent_popularity", best_recent),
+        ("recent_popularity", best(trials, "recent_popularity")),
     ):
         method, params = (trial.method, trial.params) if trial else ("popularity", {})
         factors = None
