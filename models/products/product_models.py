@@ -31,9 +31,8 @@ from models.products.tabular import (
     MAX_TREES,
     THREADS,
     Calibration,
-    best_f1_threshold,
     classification_metrics,
-    fit_lightgbm,
+    fit_calibrated,
 )
 
 HORIZON = 28
@@ -289,14 +288,17 @@ def fit_risk(split: Split, seed: int = 7) -> ProductModel:
     def make(**size):
         return LGBMClassifier(random_state=seed, **(LGBM_PARAMS | {"n_estimators": MAX_TREES} | size))
 
-    y_validation = validation["negative"].astype(int)
-    probe, trees = fit_lightgbm(
-        make, model.frame(fit), fit["negative"].astype(int), model.frame(validation), y_validation
+    in_validation = train.index.isin(validation.index)
+    fitted = fit_calibrated(
+        make,
+        model.frame(train),
+        train["negative"].astype(int),
+        np.flatnonzero(in_validation),
+        np.flatnonzero(~in_validation),
+        "platt",
+        boosted=True,
     )
-    raw = probe.predict_proba(model.frame(validation))[:, 1]
-    model.calibration = Calibration.choose("platt", raw, y_validation)
-    model.threshold = best_f1_threshold(y_validation, model.calibration(raw))
-    model.models["p"] = make(n_estimators=trees).fit(model.frame(train), train["negative"].astype(int))
+    model.models["p"], model.calibration, model.threshold = fitted.model, fitted.calibration, fitted.threshold
     model.learn_directions(train, seed=seed)
     model.trained_on = sorted(str(d) for d in split.train["as_of"].unique())
     return model
@@ -342,11 +344,17 @@ def risk_baseline(split: Split):
 
     train = risk_rows(split.train)
     table = Table(train[INPUTS], train["negative"].astype(int), FEATURES, CATEGORICAL, [])
-    fit = risk_rows(split.fit)
-    probe = baseline_model(table).fit(fit[INPUTS], fit["negative"].astype(int))
-    validation = risk_rows(split.validation)
-    threshold = best_f1_threshold(validation["negative"], probe.predict_proba(validation[INPUTS])[:, 1])
-    return baseline_model(table).fit(train[INPUTS], table.target), threshold
+    in_validation = train.index.isin(risk_rows(split.validation).index)
+    fitted = fit_calibrated(
+        lambda: baseline_model(table),
+        train[INPUTS],
+        table.target,
+        np.flatnonzero(in_validation),
+        np.flatnonzero(~in_validation),
+        "none",
+        boosted=False,
+    )
+    return fitted.model, fitted.threshold
 
 
 def regression_metrics(y, prediction, lower=None, upper=None) -> dict:
