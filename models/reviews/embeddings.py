@@ -93,8 +93,7 @@ class Encoder:
         started = time.time()
         for start in range(0, len(missing), BATCH):
             batch = missing[start : start + BATCH]
-            vectors = self.model.query(batch) if len(batch) > 1 else self.model.query(batch)[None, :]
-            fresh = {text_key(t): v.copy() for t, v in zip(batch, vectors.reshape(-1, DIM), strict=True)}
+            fresh = {text_key(t): v.copy() for t, v in zip(batch, self.model.query(batch), strict=True)}
             known.update(fresh)
             if self.cache is not None:
                 self.cache.put(fresh)
