@@ -53,6 +53,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "tools": {
         "stack": ("jobs.tools.stack", "the embedded local stack: up, down, status"),
+        "serve": ("jobs.tools.serve", "every champion over HTTP (MLflow's scoring server): up, down, status"),
         "migrate": ("jobs.tools.migrate", "apply the MySQL migrations and (re)create the users"),
         "trigger": ("jobs.tools.trigger", "trigger a DAG run through Airflow's REST API and follow it"),
         "consume": ("jobs.tools.consume", "print a topic's messages as JSON lines"),

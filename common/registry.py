@@ -34,16 +34,6 @@ def champion(settings: Settings, name: str):
         return None
 
 
-def load_champion(settings: Settings, name: str, hint: str):
-    """(the champion as an sklearn model, "name/version"); NoChampion says ``hint`` if there is none."""
-    import mlflow
-
-    version = champion(settings, name)
-    if version is None:
-        raise NoChampion(f"no {name}@{CHAMPION} in the MLflow registry at {settings.mlflow_tracking_uri}; {hint}")
-    return mlflow.sklearn.load_model(f"models:/{name}/{version.version}"), f"{name}/{version.version}"
-
-
 def record_decision(
     settings: Settings,
     model_name: str,

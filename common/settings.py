@@ -69,8 +69,10 @@ class Settings:
     embedding_cache: str = str(REPO_ROOT / ".data" / "cache" / "embeddings.sqlite")  # e5 vectors by text hash
     embedding_threads: int = 2  # the e5 encoder's threads
     recommender_model: str = "retail_pulse_recommender"  # registered ALS model; publishing loads its @champion
+    similar_model: str = "retail_pulse_similar_reviews"  # the stored reviews' similarity index, rebuilt per run
     risk_model: str = "retail_pulse_review_risk"  # registered product models; scoring loads their @champion
     volume_model: str = "retail_pulse_sales_volume"
+    serving_port: int = 5101  # `make serve`: the champions on this port and the four after it
     # implicit confidence of a (visitor, item): the weighted count of its shopper events
     interaction_weights: str = "view=1,addtocart=3,transaction=5"
     # Airflow

@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from common.registry import settle
     from common.tracking import check_tracking, run_url, start_run
     from models.recommendations.methods import build
-    from models.recommendations.recommender_serving import ChosenRecommender, signature
+    from models.recommendations.recommender_serving import INPUT_EXAMPLE, ChosenRecommender, signature
     from models.recommendations.selection import select_and_evaluate
     from streaming.spark import get_spark
 
@@ -229,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
                 pip_requirements=["numpy", "pandas", "scipy"],
                 code_paths=[str(REPO_ROOT / "models")],
                 signature=signature(),
+                input_example=INPUT_EXAMPLE,
             )
         version = str(info.registered_model_version)
         challenger = outcome.holdout["chosen"][f"map@{k}"]

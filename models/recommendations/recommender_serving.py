@@ -9,12 +9,16 @@ per visitor, e.g. what it bought since); ``params={"k": 10}``. Visitors the meth
 from __future__ import annotations
 
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 
+from common.serving import bad_input, frame_of
 from models.recommendations.methods import Recommender
 from models.recommendations.recommender import top_popular
 
 OUTPUT_COLUMNS = ["visitor_id", "rank_no", "item_id", "score", "fallback"]
+MAX_K = 1000
+INPUT_EXAMPLE = pd.DataFrame({"visitor_id": [1, 2], "exclude": [[], [3]]})
 
 
 def recommend(model: Recommender | None, popular, visitors, excluded: dict, k: int) -> pd.DataFrame:
@@ -50,10 +54,14 @@ class ChosenRecommender(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         k = int((params or {}).get("k", 10))
+        if not 1 <= k <= MAX_K:
+            raise bad_input(f"k={k}: ask for 1 to {MAX_K} items per visitor")
+        model_input = frame_of(model_input, ["visitor_id", "exclude"], ["visitor_id"])
         visitors = [int(v) for v in model_input["visitor_id"]]
         excluded = {}
-        if "exclude" in model_input:
-            excluded = {int(v): set(items or ()) for v, items in zip(visitors, model_input["exclude"], strict=True)}
+        for visitor, items in zip(visitors, model_input["exclude"], strict=True):
+            if isinstance(items, list | tuple | np.ndarray):
+                excluded[visitor] = {int(i) for i in items}
         return recommend(self.model, self.model.popular, visitors, excluded, k)
 
 

@@ -52,10 +52,10 @@ class Scorer:
 
     def __init__(self, settings: Settings, items: int = 50, stores: int = 10):
         from common.catalogue import catalogue
-        from common.registry import load_champion
         from models.reviews.embeddings import EncoderMissing
         from models.reviews.entities import EntityTagger
         from models.reviews.sentiment import TRAIN_HINT
+        from models.reviews.sentiment_serving import load_champion
 
         self.model, self.version = load_champion(settings, settings.sentiment_model, TRAIN_HINT)
         try:

@@ -6,14 +6,17 @@ import json
 import uuid
 from datetime import date
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from common.catalogue import catalogue
 from common.cli import stream_arguments
 from common.db import query
-from common.registry import champion, load_champion
+from common.registry import champion
 from common.settings import load_settings
 from models.reviews import sentiment as S
+from models.reviews.sentiment_serving import load_champion
 from streaming.contracts import PRODUCT_REVIEW
 from streaming.producer import produce
 from streaming.reviews.review_sources import generated_reviews
@@ -54,6 +57,17 @@ def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp
         "positive",
         "negative",
     ]
+
+    # a service loads it the standard way and gets one answer per row, in any column order
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    served = mlflow.pyfunc.load_model(f"models:/{settings.sentiment_model}@champion")
+    texts = ["awful, it broke and I want a refund", "I love this, works great", "awful, broke, hate it"]
+    answer = served.predict(pd.DataFrame({"stars": [1, 5, 1], "text": texts}))
+    assert list(answer["label"]) == ["negative", "positive", "negative"]
+    assert set(answer["model_version"]) == {f"{settings.sentiment_model}/1"}
+    assert np.allclose(answer[["p_negative", "p_neutral", "p_positive"]].sum(axis=1), 1, atol=1e-3)
 
     reviews = list(generated_reviews(catalogue(), seed=4, since=date(2025, 6, 1), days=10, per_day=40))
     sent = produce(

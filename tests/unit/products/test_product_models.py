@@ -106,6 +106,8 @@ def test_shap_contributions_add_up_to_the_prediction():
     from models.products.product_serving import scored  # which predicts from the SHAP values: the same numbers
 
     assert np.allclose(scored(model, rows)["prediction"], model.predict(rows)["prediction"], atol=1e-9)
+    shuffled = rows[list(reversed(rows.columns))]  # a caller's frame in any column order: the same answers
+    pd.testing.assert_frame_equal(scored(model, shuffled), scored(model, rows))
     explained = model.explain(rows, top=3)
     assert all(len(e) == 3 for e in explained)
     first = explained[0]

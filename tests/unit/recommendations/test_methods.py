@@ -4,6 +4,7 @@ choice with its guard, on hand-made interactions (no Spark: the ALS parts use fi
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 
 from models.recommendations import recommender as R
 from models.recommendations.methods import Recommender, build, fit_item_knn, recent_popularity
@@ -69,6 +70,11 @@ def test_the_served_model_round_trips_through_its_file_and_answers_one_list_per_
     lists = served.predict(None, pd.DataFrame({"visitor_id": [1, 99], "exclude": [[11], []]}), {"k": 2})
     assert set(lists["visitor_id"]) == {1, 99} and 11 not in lists[lists.visitor_id == 1]["item_id"].tolist()
     assert lists.groupby("visitor_id")["fallback"].first().to_dict() == {1: 0, 99: 1}
+    without = served.predict(None, pd.DataFrame({"visitor_id": [99, 1]}), {"k": 2})  # no exclude column
+    assert without["visitor_id"].tolist() == [99, 99, 1, 1]
+    with pytest.raises(MlflowException) as caught:
+        served.predict(None, pd.DataFrame({"visitor_id": [1]}), {"k": 0})
+    assert caught.value.get_http_status_code() == 400 and "k=0" in caught.value.message
 
 
 def test_a_file_from_before_the_choice_loads_as_als(tmp_path):

@@ -1,0 +1,80 @@
+"""What every model served over HTTP shares (``mlflow models serve``, or ``mlflow.pyfunc.load_model``).
+
+* Bad input is answered with MLflow's INVALID_PARAMETER_VALUE, which its scoring server turns into an
+  HTTP 400 whose message is the reason (any other exception in ``predict`` would come back with a
+  stack trace).
+* A loaded model says which registered version it is: the version of its name logged by its run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+
+
+def bad_input(message: str):
+    """The exception a pyfunc raises for input it cannot answer: HTTP 400 with ``message``."""
+    from mlflow.exceptions import MlflowException
+
+    return MlflowException.invalid_parameter_value(message)
+
+
+def frame_of(model_input, columns: list[str], required: list[str]) -> pd.DataFrame:
+    """``model_input`` (a DataFrame in any column order, a dict of columns, a list of records) as a frame
+    of ``columns`` (optional ones missing -> NaN); a missing required column or no rows -> bad_input."""
+    if isinstance(model_input, dict):
+        model_input = pd.DataFrame(model_input)
+    elif isinstance(model_input, list) and all(isinstance(r, dict) for r in model_input):
+        model_input = pd.DataFrame.from_records(model_input)
+    if not isinstance(model_input, pd.DataFrame):
+        raise bad_input(f"expected a table with columns {', '.join(required)}; got {type(model_input).__name__}")
+    missing = [c for c in required if c not in model_input.columns]
+    if missing:
+        got = ", ".join(map(str, model_input.columns)) or "none"
+        raise bad_input(f"missing column(s) {', '.join(missing)} (got {got})")
+    if model_input.empty:
+        raise bad_input("no rows to answer")
+    return model_input.reset_index(drop=True).reindex(columns=columns)
+
+
+def registered_version(context, name: str | None) -> str:
+    """``name/version`` of the registered model a pyfunc was loaded from (the version of ``name`` logged by
+    the run in its MLmodel file), or ``run <id>`` when the registry cannot say."""
+    import yaml
+
+    root = Path(next(iter(context.artifacts.values()))).parents[1]  # <model>/artifacts/<file>
+    run_id = yaml.safe_load((root / "MLmodel").read_text()).get("run_id")
+    try:
+        import mlflow
+
+        versions = mlflow.MlflowClient().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+        if versions:
+            return f"{name}/{versions[0].version}"
+    except Exception:  # noqa: BLE001 - an unreachable registry only loses the version number
+        pass
+    return f"run {run_id}"
+
+
+class Unavailable(mlflow.pyfunc.PythonModel):
+    """Stands in for a model with no champion yet, so its endpoint answers every request with HTTP 404
+    and what to do (``reason``) instead of refusing the connection."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def predict(self, context, model_input, params=None):
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+
+        raise MlflowException(self.reason, error_code=RESOURCE_DOES_NOT_EXIST)
+
+
+def save_unavailable(path: Path, reason: str) -> Path:
+    """An MLflow model folder at ``path`` whose every prediction is the 404 ``reason``."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    mlflow.pyfunc.save_model(path, python_model=Unavailable(reason))
+    return path
