@@ -5,8 +5,8 @@
 
 Input: a frame with a ``text`` column (other columns, in any order, are ignored). Output, one row per
 input row: ``label`` (negative / neutral / positive), ``confidence`` (the label's probability),
-``p_negative`` / ``p_neutral`` / ``p_positive`` and ``model_version`` (``name/version`` in the registry). An empty or non-text value is bad input (HTTP 400 through
-``mlflow models serve``), named by its row.
+``p_negative`` / ``p_neutral`` / ``p_positive`` and ``model_version`` (``name/version`` in the registry).
+An empty or non-text value is bad input (HTTP 400 through ``mlflow models serve``), named by its row.
 
 The fitted scikit-learn pipeline (models/reviews/sentiment.py) is stored with skops, loaded with the
 pipeline's own trusted types only.
