@@ -33,6 +33,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "train": ("jobs.reviews.train_sentiment", "train the sentiment model, measure it against VADER, register it"),
         "evaluate": ("jobs.reviews.evaluate_sentiment", "score your own labelled text with the model and VADER"),
         "insight": ("jobs.reviews.review_insight", "daily sentiment per product and store next to units sold"),
+        "index": ("jobs.reviews.similar_index", "rebuild the similar-reviews index and register it as a model"),
         "similar": ("jobs.reviews.similar_reviews", "the stored reviews and posts most similar to a text"),
     },
     "recommendations": {

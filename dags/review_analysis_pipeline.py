@@ -16,7 +16,10 @@ positive with a confidence) and the products, stores and brands they mention -> 
    `review_sentiment` + `review_entities` and the raw tables, publish the result topics.
 4. **insight**: `sentiment_sales_daily` and the lagged sentiment-sales correlation per item
    (`v_sentiment_sales`); its log lists the most negative products.
-5. **retrain** (the scheduled run of hour 00 UTC, or any run with `retrain=always`; a manual run
+5. **index**: rebuilds the similar-reviews index of the stored documents (e5 vectors where the
+   champion has them, TF-IDF otherwise) and registers it as `retail_pulse_similar_reviews@champion`
+   (skipped when nothing new was scored); `retail-pulse reviews similar` and `make serve` answer from it.
+6. **retrain** (the scheduled run of hour 00 UTC, or any run with `retrain=always`; a manual run
    without a logical date retrains only with `always`): a challenger trained on the
    corpora plus the labelled reviews in MySQL; promoted to `@champion` only if its macro-F1 on the
    fixed real holdout is not lower; the decision is in `model_decisions` and MLflow.
@@ -67,6 +70,7 @@ with DAG(
     score_reviews = pipeline_task("score_reviews", "ingest stream review_scoring --available-now", **timeout)
     score_posts = pipeline_task("score_posts", "ingest stream post_scoring --available-now", **timeout)
     insight = pipeline_task("insight", "reviews insight")
+    index = pipeline_task("index", "reviews index", execution_timeout=timedelta(minutes=30))
     retrain = pipeline_task(
         "retrain",
         "reviews train --new-data db",
@@ -74,4 +78,4 @@ with DAG(
         " || [ {{ params.retrain }} = daily -a {{ run_hour(dag_run) }} -eq 0 ]",
         execution_timeout=timedelta(hours=1),
     )
-    ensure >> [reviews, posts] >> score_reviews >> score_posts >> insight >> retrain
+    ensure >> [reviews, posts] >> score_reviews >> score_posts >> [insight, index] >> retrain

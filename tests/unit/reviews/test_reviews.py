@@ -283,9 +283,25 @@ def test_lagged_correlation_finds_a_lead():
     assert few["correlation"].isna().all() and few["days"].tolist() == [5]
 
 
-def test_most_similar_ranks_by_shared_terms():
-    from jobs.reviews.similar_reviews import most_similar
+def test_the_similar_reviews_index_ranks_by_shared_terms_and_filters_by_type():
+    from models.reviews.similar_index import OUTPUT_COLUMNS, SimilarIndex
 
-    docs = ["the blender broke", "lovely olive oil", "blender works well", "nothing in common here"]
-    ranked = most_similar("my blender broke today", docs, top=3)
-    assert [i for i, _ in ranked] == [0, 2] and ranked[0][1] > ranked[1][1] > 0
+    texts = ["the blender broke", "lovely olive oil", "blender works well", "nothing in common here"]
+    documents = pd.DataFrame(
+        {
+            "doc_type": ["review", "review", "post", "review"],
+            "doc_id": ["r1", "r2", "p1", "r3"],
+            "item_id": [3, None, 3, 4],
+            "sentiment": ["negative", "positive", "positive", "neutral"],
+            "confidence": [0.9, 0.8, 0.7, 0.6],
+            "text": texts,
+        }
+    )
+    index = SimilarIndex.build(documents, "tfidf")
+    found = index.query(["my blender broke today", "olive oil"], k=3)
+    assert list(found.columns) == OUTPUT_COLUMNS
+    first = found[found.query_row == 0]
+    assert first["doc_id"].tolist() == ["r1", "p1"] and first["similarity"].is_monotonic_decreasing
+    assert first["rank_no"].tolist() == [1, 2] and first["item_id"].tolist() == [3, 3]
+    assert found[found.query_row == 1][["doc_id", "item_id"]].values.tolist() == [["r2", None]]
+    assert index.query(["blender"], k=3, doc_type="review")["doc_id"].tolist() == ["r1"]
