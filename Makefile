@@ -4,7 +4,7 @@ RP      := .venvs/pipeline/bin/retail-pulse
 AF_PY   := .venvs/airflow/bin/python
 CORE    := mariadb,kafka,mlflow
 
-.PHONY: setup up up-cluster down status demo report test test-pipeline test-airflow lint bench contracts
+.PHONY: setup up up-cluster down status demo serve report test test-pipeline test-airflow lint bench contracts
 
 setup:            ## create both virtualenvs from the lock files, install Debian packages if missing
 	@bash scripts/setup.sh
@@ -15,7 +15,8 @@ up: setup         ## start MariaDB, Apache Kafka, MLflow and Airflow (idempotent
 up-cluster: setup ## also a Spark standalone master + worker; jobs use it with RP_SPARK_MASTER=spark://127.0.0.1:7077
 	@$(RP) tools stack up --services mariadb,kafka,mlflow,spark-master,spark-worker
 
-down:             ## stop exactly what `make up` / `make up-cluster` started
+down:             ## stop exactly what `make up` / `make up-cluster` / `make serve` started
+	@$(RP) tools serve down
 	@$(RP) tools stack down
 
 status:           ## health of each service
@@ -52,6 +53,9 @@ demo: up          ## the operator's path: producers -> Kafka, then the DAGs trig
 	@echo "== model_monitoring for $(DEMO_DAY): drift check against the champions -> retrain only if needed -> score"
 	$(RP) tools trigger model_monitoring --logical-date $(DEMO_DAY)
 	$(RP) reporting text
+
+serve:            ## every champion over HTTP (mlflow models serve), ports RP_SERVING_PORT..+4; see README
+	@$(RP) tools serve up
 
 report: up        ## the HTML report of what is in MySQL: .stack/report/index.html
 	$(RP) reporting html

@@ -79,7 +79,7 @@ def model_alone(settings, texts: list[str]) -> dict:
     started = time.perf_counter()
     scorer.score(texts)
     sentiment_s = time.perf_counter() - started
-    scorer.tagger.tag(texts)
+    scorer.tag(texts)
     both_s = time.perf_counter() - started
     n = len(texts)
     return {"sentiment_per_s": round(n / sentiment_s), "sentiment_and_entities_per_s": round(n / both_s)}

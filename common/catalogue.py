@@ -114,3 +114,33 @@ def catalogue(items: int = 50, stores: int = 10, seed: int = 7) -> Catalogue:
     )
     cities = [CITIES[i % len(CITIES)] + ("" if i < len(CITIES) else f" {i // len(CITIES) + 1}") for i in range(stores)]
     return Catalogue(products, tuple(Store(i + 1, f"{STORE_CHAIN} {c}", c) for i, c in enumerate(cities)))
+
+
+MASTER_FINGERPRINT = (
+    "SELECT (SELECT COUNT(*) FROM product_catalogue), (SELECT MAX(updated_at) FROM product_catalogue),"
+    " (SELECT COUNT(*) FROM store_catalogue), (SELECT MAX(updated_at) FROM store_catalogue)"
+)
+
+
+def master_fingerprint(settings) -> tuple:
+    """Changes whenever master data is loaded or updated (`retail-pulse ingest catalogue`)."""
+    from common.db import query
+
+    return tuple(query(settings, MASTER_FINGERPRINT, role="writer")[0])
+
+
+def stored_catalogue(settings) -> Catalogue | None:
+    """The master data loaded into MySQL (product_catalogue, store_catalogue) as a Catalogue (a product's
+    category is its type; quality unknown), or None when none is loaded."""
+    from common.db import query
+
+    products = query(
+        settings, "SELECT item_id, product_name, brand, category FROM product_catalogue ORDER BY item_id", role="writer"
+    )
+    stores = query(settings, "SELECT store_id, store_name, city FROM store_catalogue ORDER BY store_id", role="writer")
+    if not products and not stores:
+        return None
+    return Catalogue(
+        tuple(Product(int(i), name, brand, category, float("nan")) for i, name, brand, category in products),
+        tuple(Store(int(i), name, city) for i, name, city in stores),
+    )

@@ -10,6 +10,8 @@
     retail-pulse ingest produce --source posts --posts 500 --until 2026-11-22 --days 90
     retail-pulse ingest produce --source funnel --visitors 2000 --funnel-items 500 --until 2026-11-22 --days 60
     retail-pulse ingest produce --source events --path retailrocket/events.csv
+    retail-pulse ingest produce --source review_file --path my_reviews.csv
+    retail-pulse ingest produce --source post_file --path my_posts.jsonl
     retail-pulse ingest produce --source ta_feng_events
 
 Transaction sources: "generated" is the seeded multi-store generator (daily totals per store and
@@ -19,6 +21,10 @@ lines fetched by `make setup`.
 Review sources (product_review events about the generator's items and stores): "reviews" is a
 generator whose star ratings follow each product's quality and whose words follow the rating;
 "review_corpus" replays real labelled drug reviews attached to catalogue products.
+Your own reviews and posts: "review_file" / "post_file" read a CSV or JSON Lines file
+(streaming/reviews/text_files.py: review_id, product_id, text, created_at, optional store_id, rating,
+label; post_id, text, created_at, optional platform, product_id, store_id, label); a file with bad
+lines is refused with each one's line and column, before anything is sent.
 Post source (social_post events): "posts" writes posts through an LLM (groq, --llm-model) when
 GROQ_API_KEY is set, else with the offline generator; either way 35% positive, 35% neutral, 30%
 negative, each post carrying its intended label and synthetic=1. Review and post sources spread
@@ -52,6 +58,7 @@ from streaming.files import TA_FENG_PATH, DatasetError
 from streaming.producer import produce
 from streaming.recommendations.event_sources import shopper_events, source_events
 from streaming.reviews import review_sources as reviews
+from streaming.reviews import text_files
 from streaming.sales.transaction_sources import file_transactions, generated_transactions
 from streaming.topics import broker_reachable
 
@@ -62,10 +69,13 @@ SOURCE_EVENTS = {
     "reviews": "product_review",
     "review_corpus": "product_review",
     "posts": "social_post",
+    "review_file": "product_review",
+    "post_file": "social_post",
     "funnel": "shopper_event",
     "events": "shopper_event",
     "ta_feng_events": "shopper_event",
 }
+PATH_SOURCES = ("file", "events", "review_file", "post_file")
 GENERATOR_START = date(2023, 1, 1)
 TEXT_DAYS = 90  # review and post sources: default window ending yesterday
 REVIEW_CORPUS = "drug_reviews"
@@ -123,10 +133,12 @@ def records(args: argparse.Namespace):
     if SOURCE_EVENTS[args.source] == "shopper_event":
         yield from shopper_records(args)
         return
-    if SOURCE_EVENTS[args.source] != "transaction":
+    if args.source in text_files.KINDS:
+        source = text_files.read_text_file(args.path, args.source)
+    elif SOURCE_EVENTS[args.source] != "transaction":
         yield from text_records(args)
         return
-    if args.source == "generated":
+    elif args.source == "generated":
         until = args.until or date.fromordinal(GENERATOR_START.toordinal() + 799)
         days = (until - GENERATOR_START).days + 1
         source = generated_transactions(args.seed, args.stores, args.items, GENERATOR_START, days)
@@ -135,8 +147,9 @@ def records(args: argparse.Namespace):
         if args.source == "ta_feng" and not path.is_file():
             raise DatasetError(f"{path} is missing: run `make setup` (it fetches Ta-Feng) or pass --source file")
         source = file_transactions(path)
+    moment = "created_at" if args.source in text_files.KINDS else "event_time"
     for record in source:
-        day = record["event_time"].date()
+        day = record[moment].date()
         if (args.since is None or day >= args.since) and (args.until is None or day <= args.until):
             yield record
 
@@ -145,7 +158,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = job_parser("jobs.ingest.produce", __doc__)
     parser.add_argument("--event", choices=sorted(CONTRACTS), help="event contract (default: the source's)")
     parser.add_argument("--source", default="generated", choices=sorted(SOURCE_EVENTS), help="record source")
-    parser.add_argument("--path", type=Path, help="the CSV for --source file or --source events")
+    parser.add_argument("--path", type=Path, help="the file for --source file, events, review_file or post_file")
     parser.add_argument("--since", type=date.fromisoformat, help="first event date to send (YYYY-MM-DD)")
     parser.add_argument("--until", type=date.fromisoformat, help="last event date to send (YYYY-MM-DD)")
     parser.add_argument("--days", type=int, help="send the N days ending on --until (instead of --since)")
@@ -175,8 +188,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--rate must be > 0")
     if not 0 <= args.malformed_fraction <= 1:
         parser.error("--malformed-fraction must be between 0 and 1")
-    if (args.source in ("file", "events")) != (args.path is not None):
-        parser.error("--path is required with --source file or events, and only with them")
+    if (args.source in PATH_SOURCES) != (args.path is not None):
+        parser.error(f"--path is required with --source {', '.join(PATH_SOURCES)}, and only with them")
     windowed = {"reviews": TEXT_DAYS, "review_corpus": TEXT_DAYS, "posts": TEXT_DAYS, "funnel": FUNNEL_DAYS}
     if args.source in windowed:
         args.until = args.until or datetime.now(UTC).date() - timedelta(days=1)

@@ -20,7 +20,7 @@ import sys
 from common.cli import entry_point, fail, snapshot_parser
 from common.settings import load_settings
 from models.products.features import FEATURE_SET
-from streaming.products.feature_store import compute, facts, store
+from streaming.products.feature_store import compute, facts, master_categories, store
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     sales, reviews = facts(settings, args.as_of)
     if sales.empty:
         return fail(f"no daily_sales in the year before {args.as_of}: nothing to compute features from", 2)
-    rows = compute(get_spark(settings, "build-features"), sales, reviews, args.as_of)
+    categories = master_categories(settings, sales["item_id"])
+    rows = compute(get_spark(settings, "build-features"), sales, reviews, args.as_of, categories)
     store(settings, rows, args.as_of)
     with_reviews = int((rows["reviews_90"] > 0).sum())
     print(

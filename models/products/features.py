@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-FEATURE_SET = "product_v2"  # v2: review counts and mean rating over 90 days (v1: ever, never stationary)
+# v3: the category from the loaded master data (v2: the demo catalogue's product type); v2: review counts and
+# mean rating over 90 days (v1: ever, never stationary)
+FEATURE_SET = "product_v3"
 FEATURES = [
     "units_7",
     "units_28",

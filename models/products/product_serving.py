@@ -17,6 +17,7 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 
+from common.serving import frame_of
 from common.settings import Settings
 from models.products.features import FEATURES
 from models.products.product_models import ProductModel
@@ -62,7 +63,8 @@ class ProductModelPyfunc(mlflow.pyfunc.PythonModel):
         self.model: ProductModel = pickle.loads(Path(context.artifacts["model"]).read_bytes())
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return scored(self.model, model_input)
+        """A missing feature column counts as unknown for every row (like a missing value)."""
+        return scored(self.model, frame_of(model_input, [*FEATURES, "category"], ["category"]))
 
 
 def signature():

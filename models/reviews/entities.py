@@ -51,14 +51,19 @@ class EntityTagger:
         import spacy
 
         self.nlp = spacy.blank("en")
-        ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
-        ruler.add_patterns(ruler_patterns(cat))
+        self.ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
+        self.use(cat)
         self.extra = None
         if pretrained:
             try:
                 self.extra = spacy.load(pretrained, disable=["parser", "lemmatizer"])
             except OSError:  # not installed: the ruler alone
                 self.extra = None
+
+    def use(self, cat: Catalogue) -> None:
+        """Rebuild the ruler from ``cat`` (new master data), keeping the rest of the pipeline."""
+        self.ruler.clear()
+        self.ruler.add_patterns(ruler_patterns(cat))
 
     def tag(self, texts: list[str]) -> list[list[Entity]]:
         out = []

@@ -75,7 +75,7 @@ class SimilarIndex:
             best = np.argsort(-line, kind="stable")[:k]
             best = best[line[best] > 0]
             found = self.documents.iloc[best].assign(
-                query_row=row, rank_no=np.arange(1, len(best) + 1), similarity=line[best].round(4)
+                query_row=row, rank_no=np.arange(1, len(best) + 1), similarity=line[best].astype(float).round(4)
             )
             parts.append(found)
         out = pd.concat(parts, ignore_index=True)[OUTPUT_COLUMNS]

@@ -42,24 +42,23 @@ def facts(
     return sales_frame, review_frame
 
 
-def catalogue_categories(items) -> pd.DataFrame:
-    """(item_id, category): the product type of the demo catalogue's items, ``unknown`` for others."""
-    from common.catalogue import catalogue
+def master_categories(settings: Settings, items) -> pd.DataFrame:
+    """(item_id, category): each item's category in the master data loaded into MySQL (`retail-pulse ingest
+    catalogue`), ``unknown`` for an item it lacks; with no master data loaded, the demo catalogue's."""
+    from common.catalogue import catalogue, stored_catalogue
 
-    known = {p.item_id: p.product_type for p in catalogue().products}
+    known = {p.item_id: p.product_type for p in (stored_catalogue(settings) or catalogue()).products}
     items = sorted(set(items))
     return pd.DataFrame({"item_id": items, "category": [known.get(i, "unknown") for i in items]})
 
 
 def compute(
-    spark, sales: pd.DataFrame, reviews: pd.DataFrame, as_of: date | list[date], categories: pd.DataFrame | None = None
+    spark, sales: pd.DataFrame, reviews: pd.DataFrame, as_of: date | list[date], categories: pd.DataFrame
 ) -> pd.DataFrame:
-    """The feature rows of as_of (or of each of several days) from fact frames: the one code path
-    of training and scoring. ``categories`` (item_id, category) defaults to the catalogue's."""
+    """The feature rows of as_of (or of each of several days) from fact frames and (item_id, category)
+    (master_categories): the one code path of training and scoring."""
     from models.products.features import product_features
 
-    if categories is None:
-        categories = catalogue_categories(sales["item_id"])
     sales_df = spark.createDataFrame(sales, "sale_date date, store_id long, item_id long, units double, revenue double")
     review_df = spark.createDataFrame(
         reviews, "created_at timestamp, item_id long, sentiment string, rating int, text_chars int"
@@ -92,7 +91,7 @@ def snapshots(settings: Settings, days: list[date], spark_factory, log=print) ->
         log(f"building {len(missing)} missing {FEATURE_SET} snapshot(s): {', '.join(map(str, missing))}")
         sales, reviews = facts(settings, missing[-1], since=missing[0] - timedelta(days=365))
         if not sales.empty:
-            rows = compute(spark_factory(), sales, reviews, missing)
+            rows = compute(spark_factory(), sales, reviews, missing, master_categories(settings, sales["item_id"]))
             for day, part in rows.groupby("as_of"):
                 store(settings, part, day)
     return stored_snapshots(settings, days)

@@ -138,13 +138,13 @@ class ItemScoring:
         self.publisher = TopicPublisher(settings)
 
     def __call__(self, items: list[int]) -> None:
-        from streaming.products.feature_store import compute, facts
+        from streaming.products.feature_store import compute, facts, master_categories
 
         as_of = datetime.now(UTC).date() + timedelta(days=1)
         sales, reviews = facts(self.settings, as_of, items=sorted(items))
         if sales.empty:
             return
-        snapshot = compute(self.spark, sales, reviews, as_of)
+        snapshot = compute(self.spark, sales, reviews, as_of, master_categories(self.settings, sales["item_id"]))
         metrics = score_snapshot(
             self.settings, snapshot, self.champions, self.run_id, self.publisher, log=lambda line: None
         )

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.catalogue import Catalogue
 from common.results import RESULTS
 from common.settings import Settings
 from streaming.contracts import Contract
@@ -48,10 +49,11 @@ ENTITY_COLUMNS = ["doc_type", "doc_id", "start_char", "end_char", "entity_label"
 class Scorer:
     """The champion sentiment model and the entity tagger, loaded once. Where the champion's e5
     encoder cannot run, the lexicon model registered beside it (RP_SENTIMENT_FALLBACK_MODEL) scores,
-    and the log says so once."""
+    and the log says so once. The tagger's ruler is the master data loaded into MySQL (`retail-pulse
+    ingest catalogue`), rebuilt before a batch whenever it changed; with none loaded, the demo
+    catalogue's (the log says which)."""
 
-    def __init__(self, settings: Settings, items: int = 50, stores: int = 10):
-        from common.catalogue import catalogue
+    def __init__(self, settings: Settings):
         from models.reviews.embeddings import EncoderMissing
         from models.reviews.entities import EntityTagger
         from models.reviews.sentiment import TRAIN_HINT
@@ -63,7 +65,22 @@ class Scorer:
         except EncoderMissing as exc:
             self.model, self.version = load_champion(settings, settings.sentiment_fallback_model, TRAIN_HINT)
             print(f"sentiment: {exc}; scoring with the lexicon fallback {self.version}", flush=True)
-        self.tagger = EntityTagger(catalogue(items, stores))
+        self.settings, self.master = settings, None
+        self.tagger = EntityTagger(Catalogue((), ()))
+
+    def tag(self, texts: list[str]):
+        """The entities of each text, by the master data as loaded now."""
+        from common.catalogue import catalogue, master_fingerprint, stored_catalogue
+
+        mark = master_fingerprint(self.settings)
+        if mark != self.master:
+            loaded = stored_catalogue(self.settings)
+            cat = loaded or catalogue()
+            self.tagger.use(cat)
+            self.master = mark
+            where = "the demo catalogue (no master data loaded)" if loaded is None else "the master data in MySQL"
+            print(f"entities: ruler of {len(cat.products):,} products and {len(cat.stores):,} stores from {where}")
+        return self.tagger.tag(texts)
 
     def score(self, texts: list[str]):
         """(probabilities (n, 3) in the model's class order, the class names)."""
@@ -74,6 +91,11 @@ class Scorer:
 
 def _item(product_id: str | None) -> int | None:
     return int(product_id) if product_id and product_id.isdigit() else None
+
+
+def _named(entities, kind: str) -> int | None:
+    """The id of the first ``kind`` (item or store) an entity of the catalogue names, or None."""
+    return next((int(e.entity_id.split(":")[1]) for e in entities if e.entity_id.startswith(f"{kind}:")), None)
 
 
 def scored_rows(
@@ -87,7 +109,9 @@ def scored_rows(
     scored_at: datetime,
 ) -> tuple[list[tuple], list[tuple]]:
     """Pure: validated records, their class probabilities and entities -> review_sentiment rows
-    and review_entities rows (in SENTIMENT_COLUMNS / ENTITY_COLUMNS order)."""
+    and review_entities rows (in SENTIMENT_COLUMNS / ENTITY_COLUMNS order). A document without a
+    product id (or store id) gets the first product (store) its entities name, so the
+    sentiment-vs-sales insight counts a post about a product even when its author gave no id."""
     from models.reviews.sentiment import LABELS, given_label
 
     order = [classes.index(c) for c in LABELS]
@@ -102,8 +126,9 @@ def scored_rows(
             (
                 doc_type,
                 doc_id,
-                _item(r.get("product_id")),
-                r.get("store_id"),
+                # a post that gives no product (or store) is about the first one it names
+                _item(r.get("product_id")) or _named(ents, "item"),
+                r.get("store_id") or _named(ents, "store"),
                 r["created_at"],
                 LABELS[best],
                 round(probs[best], 6),
@@ -175,7 +200,7 @@ class ReviewScoring:
         records = first_per_document(good.to_pylist(), self.id_field)
         texts = [r["text"] for r in records]
         proba, classes = self.scorer.score(texts)
-        entities = self.scorer.tagger.tag(texts)
+        entities = self.scorer.tag(texts)
         sentiment, found = scored_rows(
             records, self.doc_type, self.id_field, proba, classes, entities, self.scorer.version, utc(started)
         )

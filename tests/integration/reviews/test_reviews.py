@@ -34,6 +34,7 @@ def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp
     tag = uuid.uuid4().hex[:8]
     monkeypatch.setenv("RP_SENTIMENT_MODEL", f"rp_test_sentiment_{tag}")
     monkeypatch.setenv("RP_SENTIMENT_FALLBACK_MODEL", f"rp_test_sentiment_lexicon_{tag}")
+    monkeypatch.setenv("RP_SIMILAR_MODEL", f"rp_test_similar_{tag}")
     for key in ("review_sentiment", "ner_results", "dead_letter"):
         monkeypatch.setenv(f"RP_TOPIC_{key.upper()}", f"{topic}_{key}")
     settings = load_settings()
@@ -95,6 +96,17 @@ def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp
     ner = messages(settings, settings.topic_ner_results)
     assert len({m["key"] for m in ner}) == scored[0]
     assert len(messages(settings, settings.topic_dead_letter)) >= sent.malformed
+
+    # the similar-reviews index: built from what was stored, registered, answered from; a rebuild with
+    # nothing new registers nothing
+    assert run_job("reviews", "similar", "broke", ok=(1,)).returncode == 1  # no index yet
+    kind = "e5" if chosen == "e5" else "tfidf"
+    assert f"documents with {kind}" in run_job("reviews", "index").stdout
+    assert "already covers" in run_job("reviews", "index").stdout
+    assert champion(settings, settings.similar_model).version == "1"
+    text = query(settings, "SELECT text FROM review_sentiment WHERE sentiment = 'negative' LIMIT 1")[0][0]
+    found = [json.loads(line) for line in run_job("reviews", "similar", text, "--json").stdout.splitlines()]
+    assert len(found) == 5 and found[0]["text"] == text and found[0]["similarity"] > 0.99
 
     out = run_job("reviews", "train", "--new-data", "db").stdout
     assert f"new labelled data: {scored[0]:,} rows" in out

@@ -108,6 +108,12 @@ def test_shap_contributions_add_up_to_the_prediction():
     assert np.allclose(scored(model, rows)["prediction"], model.predict(rows)["prediction"], atol=1e-9)
     shuffled = rows[list(reversed(rows.columns))]  # a caller's frame in any column order: the same answers
     pd.testing.assert_frame_equal(scored(model, shuffled), scored(model, rows))
+    from models.products.product_serving import ProductModelPyfunc
+
+    served = ProductModelPyfunc()
+    served.model = model
+    partial = served.predict(None, rows[["units_28", "category"]])  # the other features unknown
+    assert len(partial) == len(rows) and partial["prediction"].between(0, 1).all()
     explained = model.explain(rows, top=3)
     assert all(len(e) == 3 for e in explained)
     first = explained[0]

@@ -152,6 +152,19 @@ def test_tagger_offsets_and_ids_point_at_the_catalogue():
     assert "Got the Solace Olive Oil at the Riverside store"[entities[0].start : entities[0].end] == "Solace Olive Oil"
 
 
+def test_the_tagger_takes_new_master_data_without_the_old():
+    from common.catalogue import Catalogue, Product, Store
+
+    tagger = EntityTagger(catalogue(), pretrained=None)
+    own = Catalogue(
+        (Product(9001, "Zephyr Espresso Grinder", "Zephyr", "Kitchen", float("nan")),),
+        (Store(77, "Corner Shop Harbour", "Harbour"),),
+    )
+    tagger.use(own)
+    [found] = tagger.tag(["The Zephyr Espresso Grinder from the Harbour store beats any Solace Olive Oil"])
+    assert [(e.label, e.entity_id) for e in found] == [("PRODUCT", "item:9001"), ("STORE", "store:77")]
+
+
 # -- generators -------------------------------------------------------------------------------------
 def test_offline_posts_hold_the_class_balance_within_two_points():
     posts = list(R.offline_posts(catalogue(), seed=3, n=2000, since=date(2025, 1, 1), days=30))
@@ -257,16 +270,23 @@ def test_scored_rows_map_probabilities_labels_and_entities():
     records = [
         _record("a", 0, 1, rating=2, label=None, source="generator"),
         _record("b", 0, 2, rating=None, label="positive", product_id="x1"),
+        _record("c", 0, 3, product_id=None, store_id=None),  # a post naming a product and a store
     ]
     classes = ["negative", "neutral", "positive"][::-1]  # the model's own order need not be ours
-    proba = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])  # in `classes` order: a negative, b positive
-    entities = [[Entity("Solace", "BRAND", "brand:Solace", 0, 6)], []]
+    proba = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.6, 0.3, 0.1]])  # in `classes` order: a negative
+    named = [Entity("Solace", "BRAND", "brand:Solace", 0, 6), Entity("Lakeview", "STORE", "store:3", 7, 15)]
+    named += [
+        Entity("Solace Toaster", "PRODUCT", "item:12", 16, 30),
+        Entity("Kestrel Tea", "PRODUCT", "item:4", 31, 42),
+    ]
+    entities = [[Entity("Solace", "BRAND", "brand:Solace", 0, 6)], [], named]
     rows, found = scored_rows(records, "review", "review_id", proba, classes, entities, "m/3", datetime(2025, 2, 1))
-    a, b = (dict(zip(SENTIMENT_COLUMNS, r, strict=True)) for r in rows)
+    a, b, c = (dict(zip(SENTIMENT_COLUMNS, r, strict=True)) for r in rows)
+    assert (c["item_id"], c["store_id"]) == (12, 3)  # the first product and store it names
     assert (a["sentiment"], a["confidence"], a["p_negative"], a["given_label"]) == ("negative", 0.7, 0.7, "negative")
     assert (b["sentiment"], b["given_label"], b["item_id"]) == ("positive", "positive", None)
     assert a["item_id"] == 7 and a["model_version"] == "m/3" and a["synthetic"] == 0
-    assert [dict(zip(ENTITY_COLUMNS, f, strict=True))["entity_id"] for f in found] == ["brand:Solace"]
+    assert [dict(zip(ENTITY_COLUMNS, f, strict=True))["entity_id"] for f in found][:2] == ["brand:Solace"] * 2
 
 
 def test_lagged_correlation_finds_a_lead():
