@@ -83,6 +83,7 @@ bench: setup      ## benchmarks; results in bench/results/*.json
 	$(PY) -m bench.reviews
 	$(PY) -m bench.recommendations
 	$(PY) -m bench.products
+	$(PY) -m bench.serving
 
 contracts:        ## regenerate the raw-table migration from the contracts
 	$(RP) tools contracts --ddl > sql/migrations/0002_raw_tables.sql

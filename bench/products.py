@@ -34,9 +34,9 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench import percentiles  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
 from models.products import product_models as PM  # noqa: E402
 from streaming.files import TA_FENG_PATH  # noqa: E402
@@ -129,11 +129,6 @@ def risk_cli() -> dict:
         "top_features": list(metrics["shap_importance"])[:5],
         "target_met": metrics["lightgbm"]["roc_auc"] >= metrics["baseline"]["roc_auc"] + 0.03,
     }
-
-
-def percentiles(samples: list[float]) -> dict:
-    ms = np.asarray(samples) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p95_ms": round(float(np.percentile(ms, 95)), 3)}
 
 
 def timing(model: PM.ProductModel, rows: pd.DataFrame, calls: int = 500, batch: int = 2000) -> dict:

@@ -46,25 +46,14 @@ SENTIMENT_COLUMNS += ["text", "model_version", "scored_at"]
 ENTITY_COLUMNS = ["doc_type", "doc_id", "start_char", "end_char", "entity_label", "entity_text", "entity_id"]
 
 
-class Scorer:
-    """The champion sentiment model and the entity tagger, loaded once. Where the champion's e5
-    encoder cannot run, the lexicon model registered beside it (RP_SENTIMENT_FALLBACK_MODEL) scores,
-    and the log says so once. The tagger's ruler is the master data loaded into MySQL (`retail-pulse
-    ingest catalogue`), rebuilt before a batch whenever it changed; with none loaded, the demo
-    catalogue's (the log says which)."""
+class MasterDataTagger:
+    """The entity tagger whose ruler is the master data loaded into MySQL (`retail-pulse ingest
+    catalogue`), rebuilt before a batch whenever that changed; with none loaded, the demo catalogue's
+    (the log says which)."""
 
     def __init__(self, settings: Settings):
-        from models.reviews.embeddings import EncoderMissing
         from models.reviews.entities import EntityTagger
-        from models.reviews.sentiment import TRAIN_HINT
-        from models.reviews.sentiment_serving import load_champion
 
-        self.model, self.version = load_champion(settings, settings.sentiment_model, TRAIN_HINT)
-        try:
-            self.model.predict_proba(["ok"])  # opens the encoder (and its cache) once, before any batch
-        except EncoderMissing as exc:
-            self.model, self.version = load_champion(settings, settings.sentiment_fallback_model, TRAIN_HINT)
-            print(f"sentiment: {exc}; scoring with the lexicon fallback {self.version}", flush=True)
         self.settings, self.master = settings, None
         self.tagger = EntityTagger(Catalogue((), ()))
 
@@ -81,6 +70,25 @@ class Scorer:
             where = "the demo catalogue (no master data loaded)" if loaded is None else "the master data in MySQL"
             print(f"entities: ruler of {len(cat.products):,} products and {len(cat.stores):,} stores from {where}")
         return self.tagger.tag(texts)
+
+
+class Scorer:
+    """The champion sentiment model and the master-data entity tagger, loaded once. Where the
+    champion's e5 encoder cannot run, the lexicon model registered beside it
+    (RP_SENTIMENT_FALLBACK_MODEL) scores, and the log says so once."""
+
+    def __init__(self, settings: Settings):
+        from models.reviews.embeddings import EncoderMissing
+        from models.reviews.sentiment import TRAIN_HINT
+        from models.reviews.sentiment_serving import load_champion
+
+        self.model, self.version = load_champion(settings, settings.sentiment_model, TRAIN_HINT)
+        try:
+            self.model.predict_proba(["ok"])  # opens the encoder (and its cache) once, before any batch
+        except EncoderMissing as exc:
+            self.model, self.version = load_champion(settings, settings.sentiment_fallback_model, TRAIN_HINT)
+            print(f"sentiment: {exc}; scoring with the lexicon fallback {self.version}", flush=True)
+        self.tag = MasterDataTagger(settings).tag
 
     def score(self, texts: list[str]):
         """(probabilities (n, 3) in the model's class order, the class names)."""

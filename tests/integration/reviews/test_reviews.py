@@ -118,3 +118,24 @@ def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp
     assert [d[0] for d in decisions] == ["1", "2"] and decisions[0][1] == 1
     assert champion(settings, settings.sentiment_model).version == ("2" if decisions[1][1] else "1")
     assert ("PROMOTED" in out) == bool(decisions[1][1]) and decisions[1][2] in out
+
+
+def test_the_entity_ruler_follows_the_master_data_loaded_from_csv(private_db, tmp_path):
+    from pathlib import Path
+
+    from streaming.reviews.review_scoring import MasterDataTagger
+
+    own = Path(__file__).resolve().parents[2] / "fixtures" / "own_data"
+    tagger = MasterDataTagger(private_db)
+    text = "The Zephyr Espresso Grinder I got at the Harbour store beats my old Northwind Desk Lamp"
+    [before] = tagger.tag([text])  # nothing loaded: the demo catalogue's names
+    assert [e.entity_id for e in before] == ["item:1"]  # the demo's Northwind Desk Lamp; no Zephyr, no Harbour
+    run_job("ingest", "catalogue", "csv", "--products", own / "products.csv", "--stores", own / "stores.csv")
+    [after] = tagger.tag([text])
+    assert [(e.label, e.entity_id) for e in after] == [("PRODUCT", "item:101"), ("STORE", "store:21")]
+
+    more = tmp_path / "products.csv"
+    more.write_text("item_id,product_name,brand,category\n105,Northwind Desk Lamp,Northwind,Home\n")
+    run_job("ingest", "catalogue", "csv", "--products", more)  # a change: the ruler is rebuilt before the next batch
+    [again] = tagger.tag([text])
+    assert [e.entity_id for e in again] == ["item:101", "store:21", "item:105"]
