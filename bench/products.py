@@ -36,7 +36,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pandas as pd  # noqa: E402
 
-from bench import percentiles  # noqa: E402
+from bench import percentiles, write_results  # noqa: E402
 from common.settings import REPO_ROOT, load_settings  # noqa: E402
 from models.products import product_models as PM  # noqa: E402
 from streaming.files import TA_FENG_PATH  # noqa: E402
@@ -204,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {r['lightgbm']['calibration']} / {r['baseline']['calibration']}; {r['lightgbm']['trees']} trees)",
             flush=True,
         )
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(REPO_ROOT)}")
+    write_results(RESULTS, report)
     return 0
 
 

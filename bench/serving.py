@@ -23,7 +23,7 @@ import urllib.request
 
 import pandas as pd
 
-from bench import percentiles
+from bench import percentiles, write_results
 from common.cli import command_line
 from common.db import query
 from common.settings import REPO_ROOT, load_settings
@@ -138,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             flush=True,
         )
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(REPO_ROOT)}")
+    write_results(RESULTS, report)
     return 0
 
 

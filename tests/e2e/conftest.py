@@ -39,6 +39,7 @@ def operator_stack(tmp_path_factory):
         "RP_RECOMMENDER_MODEL": f"{tag}_recommender",
         "RP_RISK_MODEL": f"{tag}_review_risk",
         "RP_VOLUME_MODEL": f"{tag}_sales_volume",
+        "RP_SIMILAR_MODEL": f"{tag}_similar_reviews",
         # the MySQL secrets of the shared stack (the private state folder holds only Airflow's)
         **{f"RP_{name.upper()}": getattr(shared, name) for name in SECRET_FIELDS if name.startswith("mysql")},
         **{f"RP_TOPIC_{key.upper()}": f"{tag}_{topic}" for key, topic in shared.topics.items()},

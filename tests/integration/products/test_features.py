@@ -66,8 +66,8 @@ def test_offline_snapshot_equals_online_features(private_db, spark):
         in run_job("products", "features", "--as-of", AS_OF.isoformat(), timeout=300).stdout
     )
     offline = stored(settings, AS_OF)
-    sales, reviews = facts(settings, AS_OF)
-    online = compute(spark, sales, reviews, AS_OF, master_categories(settings, sales["item_id"]))
+    sold, reviewed = facts(settings, AS_OF)
+    online = compute(spark, sold, reviewed, AS_OF, master_categories(settings, sold["item_id"]))
     online = online.assign(feature_set=FEATURE_SET)[COLUMNS[:-1]].sort_values(["store_id", "item_id"])
     pd.testing.assert_frame_equal(offline.reset_index(drop=True), online.reset_index(drop=True), check_dtype=False)
     assert (offline["reviews_90"] > 0).all() and offline["units_7"].gt(0).all()
