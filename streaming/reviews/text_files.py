@@ -21,8 +21,8 @@ import csv
 import gzip
 import io
 import json
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 from streaming.contracts import CONTRACTS, ContractError, Field
