@@ -102,7 +102,7 @@ def test_every_champion_answers_several_rows_and_bad_input_with_a_400(served):
     status, error = post(settings, "recommender", {**body, "params": {"k": 0}})
     assert status == 400 and "k=0" in error["message"]
 
-    (text,) = query(settings, "SELECT text FROM review_sentiment WHERE doc_type = 'review' LIMIT 1")[0]
+    (text,) = query(settings, "SELECT text FROM review_sentiment WHERE doc_id = 'own-r2'")[0]  # README's own data
     status, similar = post(settings, "similar", {"inputs": {"text": [text, "great value"]}, "params": {"k": 3}})
     assert status == 200 and {r["query_row"] for r in similar["predictions"]} == {0, 1}
     assert similar["predictions"][0]["text"] == text and similar["predictions"][0]["similarity"] > 0.99
