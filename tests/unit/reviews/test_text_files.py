@@ -81,3 +81,18 @@ def test_gzipped_json_lines_are_read(tmp_path):
         fh.write(json.dumps({"post_id": "x", "text": "love it", "created_at": "2026-11-01T10:00:00Z"}) + "\n\n")
     [post] = read_text_file(path, "post_file")
     assert post["created_at"] == datetime(2026, 11, 1, 10) and post["platform"] == "own"
+
+
+def test_the_walkthroughs_sales_and_events_files_read_with_their_own_readers():
+    from streaming.contracts import SHOPPER_EVENT, TRANSACTION
+    from streaming.files import read_sales_file
+    from streaming.recommendations.event_sources import shopper_events, source_events
+    from streaming.sales.transaction_sources import file_transactions
+
+    sales = read_sales_file(OWN / "sales.csv")
+    assert sales.attrs["format"] == "rich" and len(sales) == 7 and set(sales["item_id"]) == {101, 102, 103, 104}
+    assert all(TRANSACTION.parse(TRANSACTION.serialize(r)) for r in file_transactions(OWN / "sales.csv"))
+    frame, prefix = source_events("events", OWN / "events.csv")
+    events = list(shopper_events(frame, prefix))
+    assert len(events) == 7 and all(SHOPPER_EVENT.parse(SHOPPER_EVENT.serialize(e)) for e in events)
+    assert min(e["event_time"] for e in events) == datetime(2026, 11, 2)
