@@ -59,7 +59,7 @@ def inputs(settings) -> dict[str, tuple[pd.DataFrame, dict]]:
     }
 
 
-def fresh(frame: pd.DataFrame, n: int, request: int) -> pd.DataFrame:
+def fresh(frame: pd.DataFrame, n: int, request: str) -> pd.DataFrame:
     """The first ``n`` rows, texts made unseen by the embedding cache."""
     part = frame.head(n).copy()
     if "text" in part:
@@ -81,14 +81,16 @@ def post(port: int, frame: pd.DataFrame, params: dict) -> float:
     return elapsed
 
 
-def measure(call, frame: pd.DataFrame, requests: int) -> dict:
+def measure(call, frame: pd.DataFrame, requests: int, tag: str) -> dict:
+    """p50 / p95 per request size; ``tag`` keeps this measurement's texts apart from every other's (the
+    embedding cache is shared by the servers and this process)."""
     out = {}
     for n in SIZES:
         for warm in range(3):
-            call(fresh(frame, n, -1 - warm))
+            call(fresh(frame, n, f"{tag} warm-up {warm}"))
         samples = []
         for request in range(requests):
-            part = fresh(frame, n, request + n * 1000)
+            part = fresh(frame, n, f"{tag} {n}-{request}")
             started = time.perf_counter()
             call(part)
             samples.append(time.perf_counter() - started)
@@ -98,8 +100,10 @@ def measure(call, frame: pd.DataFrame, requests: int) -> dict:
 
 def side_by_side(port: int, loaded, frame: pd.DataFrame, params: dict, args) -> dict:
     """One model through its server and in this process, on the same requests."""
-    served = measure(lambda part: post(port, part, params), frame, args.requests)
-    local = measure(lambda part: loaded.predict(part, params=params or None), frame, args.requests)
+    served = measure(lambda part: post(port, part, params), frame, args.requests, f"{port} http {args.seed}")
+    local = measure(
+        lambda part: loaded.predict(part, params=params or None), frame, args.requests, f"{port} local {args.seed}"
+    )
     ratio = {n: round(served[n]["p50_ms"] / max(local[n]["p50_ms"], 1e-3), 2) for n in served}
     return {"http": served, "in_process": local, "http_over_in_process_p50": ratio}
 
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.serving", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=40, help="timed requests per model and size")
+    parser.add_argument("--seed", default=str(int(time.time())), help="makes this run's texts new to the cache")
     args = parser.parse_args(argv)
     settings = load_settings()
     started = subprocess.run(command_line("tools", "serve", "up"), capture_output=True, text=True)
