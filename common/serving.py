@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
 import mlflow.pyfunc
 import pandas as pd
 
@@ -22,12 +23,8 @@ def bad_input(message: str):
 
 
 def frame_of(model_input, columns: list[str], required: list[str]) -> pd.DataFrame:
-    """``model_input`` (a DataFrame in any column order, a dict of columns, a list of records) as a frame
-    of ``columns`` (optional ones missing -> NaN); a missing required column or no rows -> bad_input."""
-    if isinstance(model_input, dict):
-        model_input = pd.DataFrame(model_input)
-    elif isinstance(model_input, list) and all(isinstance(r, dict) for r in model_input):
-        model_input = pd.DataFrame.from_records(model_input)
+    """``model_input`` (a DataFrame in any column order: what MLflow's schema enforcement hands a pyfunc) as
+    a frame of ``columns`` (optional ones missing -> NaN); a missing required column or no rows -> bad_input."""
     if not isinstance(model_input, pd.DataFrame):
         raise bad_input(f"expected a table with columns {', '.join(required)}; got {type(model_input).__name__}")
     missing = [c for c in required if c not in model_input.columns]
@@ -47,8 +44,6 @@ def registered_version(context, name: str | None) -> str:
     root = Path(next(iter(context.artifacts.values()))).parents[1]  # <model>/artifacts/<file>
     run_id = yaml.safe_load((root / "MLmodel").read_text()).get("run_id")
     try:
-        import mlflow
-
         versions = mlflow.MlflowClient().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
         if versions:
             return f"{name}/{versions[0].version}"

@@ -57,7 +57,7 @@ def load_champion(settings, name: str, hint: str):
 
 
 def texts_of(model_input) -> list[str]:
-    """The texts to score: the ``text`` column of a frame (or of a dict of columns)."""
+    """The texts to score: the ``text`` column of a frame."""
     texts = list(frame_of(model_input, ["text"], ["text"])["text"])
     for row, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
