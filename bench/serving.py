@@ -26,10 +26,10 @@ import pandas as pd
 from bench import percentiles, write_results
 from common.cli import command_line
 from common.db import query
+from common.serving import SERVED
 from common.settings import REPO_ROOT, load_settings
 
 RESULTS = REPO_ROOT / "bench" / "results" / "serving.json"
-MODELS = ("sentiment", "risk", "volume", "recommender", "similar")  # in serving-port order
 SIZES = (1, 100)
 FEATURE_COLUMNS = (
     "category, units_7, units_28, sales_trend, price_28, discount_28, price_vs_category, reviews_28,"
@@ -123,17 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the servers did not all come up with a champion (run `make demo` first):\n{started.stdout}")
         return 4
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    names = {
-        "sentiment": settings.sentiment_model,
-        "risk": settings.risk_model,
-        "volume": settings.volume_model,
-        "recommender": settings.recommender_model,
-        "similar": settings.similar_model,
-    }
     report = {"requests": args.requests, "models": {}}
     for model, (frame, params) in inputs(settings).items():
-        loaded = mlflow.pyfunc.load_model(f"models:/{names[model]}@champion")
-        report["models"][model] = side_by_side(settings.serving_port + MODELS.index(model), loaded, frame, params, args)
+        served = next(s for s in SERVED if s.key == model)
+        loaded = mlflow.pyfunc.load_model(f"models:/{served.name(settings)}@champion")
+        report["models"][model] = side_by_side(served.port(settings), loaded, frame, params, args)
         print(
             f"{model}: "
             + ", ".join(

@@ -8,11 +8,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
-import mlflow.pyfunc
 import pandas as pd
+
+
+@dataclass(frozen=True)
+class Served:
+    """A model `make serve` answers for: its key, the Settings field holding its registered name, and how a
+    first champion comes about."""
+
+    key: str
+    setting: str
+    hint: str
+
+    def name(self, settings) -> str:
+        return getattr(settings, self.setting)
+
+    def port(self, settings) -> int:
+        """RP_SERVING_PORT for the first model, the next ports for the others, in SERVED order."""
+        return settings.serving_port + [s.key for s in SERVED].index(self.key)
+
+
+SERVED = (
+    Served("sentiment", "sentiment_model", "review_analysis_pipeline trains one on its first run"),
+    Served("risk", "risk_model", "model_monitoring trains one on its first run"),
+    Served("volume", "volume_model", "model_monitoring trains one on its first run"),
+    Served("recommender", "recommender_model", "recommendation_pipeline trains one"),
+    Served("similar", "similar_model", "review_analysis_pipeline builds one after scoring"),
+)
 
 
 def bad_input(message: str):
@@ -44,32 +69,11 @@ def registered_version(context, name: str | None) -> str:
     root = Path(next(iter(context.artifacts.values()))).parents[1]  # <model>/artifacts/<file>
     run_id = yaml.safe_load((root / "MLmodel").read_text()).get("run_id")
     try:
+        import mlflow
+
         versions = mlflow.MlflowClient().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
         if versions:
             return f"{name}/{versions[0].version}"
     except Exception:  # noqa: BLE001 - an unreachable registry only loses the version number
         pass
     return f"run {run_id}"
-
-
-class Unavailable(mlflow.pyfunc.PythonModel):
-    """Stands in for a model with no champion yet, so its endpoint answers every request with HTTP 404
-    and what to do (``reason``) instead of refusing the connection."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    def predict(self, context, model_input, params=None):
-        from mlflow.exceptions import MlflowException
-        from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
-
-        raise MlflowException(self.reason, error_code=RESOURCE_DOES_NOT_EXIST)
-
-
-def save_unavailable(path: Path, reason: str) -> Path:
-    """An MLflow model folder at ``path`` whose every prediction is the 404 ``reason``."""
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-    mlflow.pyfunc.save_model(path, python_model=Unavailable(reason))
-    return path

@@ -32,11 +32,11 @@ import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from common.cli import SetupMissing, job_parser
 from common.registry import champion
+from common.serving import SERVED, Served
 from common.settings import Settings, load_settings
 from common.tracking import TrackingUnavailable
 from jobs.tools.stack import (
@@ -51,31 +51,12 @@ from jobs.tools.stack import (
     stop_service,
 )
 
-
-@dataclass(frozen=True)
-class Served:
-    key: str
-    setting: str  # the Settings field holding the registered model's name
-    hint: str  # how a first champion comes about
-
-
-SERVED = (
-    Served("sentiment", "sentiment_model", "review_analysis_pipeline trains one on its first run"),
-    Served("risk", "risk_model", "model_monitoring trains one on its first run"),
-    Served("volume", "volume_model", "model_monitoring trains one on its first run"),
-    Served("recommender", "recommender_model", "recommendation_pipeline trains one"),
-    Served("similar", "similar_model", "review_analysis_pipeline builds one after scoring"),
-)
 KEYS = [s.key for s in SERVED]
-
-
-def port(settings: Settings, served: Served) -> int:
-    return settings.serving_port + KEYS.index(served.key)
 
 
 def current(settings: Settings, served: Served) -> str | None:
     """``name/version`` of the model's champion now, or None."""
-    name = getattr(settings, served.setting)
+    name = served.name(settings)
     version = champion(settings, name)
     return f"{name}/{version.version}" if version else None
 
@@ -91,18 +72,17 @@ def serving(settings: Settings, served: Served) -> str | None:
 
 
 def service(settings: Settings, served: Served) -> Service:
-    url = f"http://127.0.0.1:{port(settings, served)}"
+    url = f"http://127.0.0.1:{served.port(settings)}"
 
     def prepare(s: Settings, workdir: Path) -> None:
-        from common.serving import save_unavailable
+        from common.unavailable import save_unavailable
 
         found = current(s, served)
         if found:
             uri = f"models:/{found}"
         else:
             reason = (
-                f"no {getattr(s, served.setting)}@champion in the MLflow registry yet: {served.hint};"
-                " then run `make serve` again"
+                f"no {served.name(s)}@champion in the MLflow registry yet: {served.hint}; then run `make serve` again"
             )
             uri = str(save_unavailable(workdir / "unavailable", reason))
         _record(workdir).write_text(json.dumps({"champion": found, "uri": uri}))
@@ -112,12 +92,12 @@ def service(settings: Settings, served: Served) -> Service:
         return [
             str(VENV_BIN / "mlflow"),
             *("models", "serve", "-m", uri, "--env-manager", "local"),
-            *("--host", "127.0.0.1", "--port", str(port(s, served)), "--workers", "1"),
+            *("--host", "127.0.0.1", "--port", str(served.port(s)), "--workers", "1"),
         ]
 
     return Service(
         f"serve-{served.key}",
-        port(settings, served),
+        served.port(settings),
         "RP_SERVING_PORT",
         url,
         start,

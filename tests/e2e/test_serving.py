@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from common.db import query
+from common.serving import SERVED
 from common.settings import load_settings
-from jobs.tools.serve import SERVED
 from jobs.tools.stack import port_open
 from tests.support import free_port, run_job
 
@@ -47,7 +47,7 @@ def served(operator_stack):
 
 
 def post(settings, model: str, body: dict) -> tuple[int, dict]:
-    port = settings.serving_port + [s.key for s in SERVED].index(model)
+    port = next(s for s in SERVED if s.key == model).port(settings)
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/invocations", json.dumps(body).encode(), {"Content-Type": "application/json"}
     )
