@@ -7,6 +7,7 @@ AIRFLOW_CONN_* variables; DAG tasks read them by id (`mysql_default`, `kafka_def
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -14,6 +15,30 @@ from urllib.parse import quote
 from common.settings import PROFILE_VAR, REPO_ROOT, Settings
 
 PIPELINE_PYTHON = REPO_ROOT / ".venvs" / "pipeline" / "bin" / "python"
+
+
+SMTP_SECURITY = {"starttls": (True, False), "ssl": (False, True), "none": (True, True)}  # disable_ssl, disable_tls
+
+
+def alert_env(settings: Settings) -> dict[str, str]:
+    """The alert mail's SMTP connection (``smtp_default``) and recipients variable, when configured."""
+    if not settings.smtp_host:
+        return {}
+    if settings.smtp_security not in SMTP_SECURITY:
+        raise ValueError(f"RP_SMTP_SECURITY={settings.smtp_security!r} is not one of {', '.join(SMTP_SECURITY)}")
+    disable_ssl, disable_tls = SMTP_SECURITY[settings.smtp_security]
+    smtp = {
+        "conn_type": "smtp",
+        "host": settings.smtp_host,
+        "port": settings.smtp_port,
+        "login": settings.smtp_user or None,
+        "password": settings.smtp_password or None,
+        "extra": {"from_email": settings.alert_from, "disable_ssl": disable_ssl, "disable_tls": disable_tls},
+    }
+    env = {"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp)}
+    if settings.alert_emails:
+        env["AIRFLOW_VAR_RETAIL_PULSE_ALERT_EMAILS"] = settings.alert_emails
+    return env
 
 
 def connection_env(settings: Settings) -> dict[str, str]:
@@ -39,6 +64,7 @@ def airflow_environment(settings: Settings, home: Path, pipeline_python: str | N
         "AIRFLOW__SCHEDULER__PARSING_PROCESSES": "1",
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{settings.airflow_port}/",  # the alerts' log links
         "AIRFLOW__API__WORKERS": "1",
         # task supervisors report to the execution API of this stack's API server, not Airflow's default :8080
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{settings.airflow_port}/execution/",
@@ -47,4 +73,5 @@ def airflow_environment(settings: Settings, home: Path, pipeline_python: str | N
         "RP_PIPELINE_PYTHON": pipeline_python or str(PIPELINE_PYTHON if PIPELINE_PYTHON.exists() else sys.executable),
         PROFILE_VAR: settings.profile,
         **connection_env(settings),
+        **alert_env(settings),
     }

@@ -75,6 +75,15 @@ class Settings:
     serving_port: int = 5101  # `make serve`: the champions on this port and the four after it
     # implicit confidence of a (visitor, item): the weighted count of its shopper events
     interaction_weights: str = "view=1,addtocart=3,transaction=5"
+    # Alerts: a failed task is recorded in pipeline_alerts, and mailed through this SMTP server to
+    # alert_emails (comma-separated) when both are set; smtp_security: starttls, ssl or none
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "starttls"
+    alert_emails: str = ""
+    alert_from: str = "retail-pulse@localhost"
     # Airflow
     airflow_port: int = 8085
     airflow_admin_user: str = "admin"

@@ -15,10 +15,13 @@ daily. A run covering day D works on the feature snapshot of D + 1 (every fact u
    --if-needed`: the models the check asked for are retrained on the newest snapshots, measured
    against their baselines and the champion on the same holdout, registered, and **promoted** to
    `@champion` only if they beat both; the decision and why in `model_decisions` and the task log.
-4. **score**: `retail-pulse products score`: every store-item scored by the champions with its three
+4. **check_models**, the gate: the champions' margin over their baselines (risk: ROC-AUC over logistic
+   regression; volume: MAE below the simple baseline's) on the holdout of any training in this run
+   (param `min_champion_margin`, 0); red with one line, and then nothing is scored.
+5. **score**: `retail-pulse products score`: every store-item scored by the champions with its three
    largest SHAP contributions and a plain-language reason, in `product_predictions` (idempotent
    per model version and day) and, for risk, on the `review_risk` topic.
-5. **report**: `retail-pulse reporting html`: the static HTML report (forecasts, sentiment, risk with reasons,
+6. **report**: `retail-pulse reporting html`: the static HTML report (forecasts, sentiment, risk with reasons,
    recommendation quality, drift, pipeline health) regenerated from MySQL.
 
 A first run (no champion yet) trains the first models in step 3. Connections: `mysql_default`,
@@ -30,7 +33,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
-from pipeline_tasks import MACROS, pipeline_task
+from alerts import ON_FAILURE
+from gates import champion_margin
+from pipeline_tasks import MACROS, gate, gate_params, pipeline_task
+
+MODEL_CHECK = champion_margin("^(roc_auc|mae)$")  # review risk (ROC-AUC) and sales volume (MAE) champions
 
 SNAPSHOT = "--as-of {{ next_day(dag_run) }}"
 
@@ -43,13 +50,20 @@ with DAG(
     max_active_runs=1,
     user_defined_macros=MACROS,
     tags=["retail_pulse", "risk", "drift", "shap"],
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "owner": "retail_pulse"},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "owner": "retail_pulse",
+        "on_failure_callback": ON_FAILURE,
+    },
+    params=gate_params(MODEL_CHECK),
 ) as dag:
     features = pipeline_task("build_features", f"products features {SNAPSHOT}")
     drift = pipeline_task("check_drift", f"products drift {SNAPSHOT}")
     retrain = pipeline_task(
         "retrain_challenger", f"products train --if-needed {SNAPSHOT}", execution_timeout=timedelta(hours=1)
     )
-    score = pipeline_task("score", f"products score {SNAPSHOT} --run-id {{{{ run_id }}}}", trigger_rule="none_failed")
+    check_models = gate("check_models", MODEL_CHECK, trigger_rule="none_failed")
+    score = pipeline_task("score", f"products score {SNAPSHOT} --run-id {{{{ run_id }}}}")
     report = pipeline_task("report", "reporting html")
-    features >> drift >> retrain >> score >> report
+    features >> drift >> retrain >> check_models >> score >> report

@@ -8,9 +8,13 @@ parse time) and handed to the job as RP_* settings, so credentials live only in 
 from __future__ import annotations
 
 import zlib
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
+from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowException
+from gates import Check
 
 CONNECTION_ENV = {
     "RP_MYSQL_HOST": "{{ conn.mysql_default.host }}",
@@ -47,19 +51,89 @@ def run_seed(dag_run) -> int:
     return zlib.crc32(dag_run.run_id.encode())
 
 
+def run_started(dag_run) -> str:
+    """When the run started, naive UTC (how MySQL stores the pipeline's timestamps): a gate counts
+    what was written since."""
+    return dag_run.start_date.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 # user_defined_macros of every DAG: templates call them with the context's dag_run
-MACROS = {"run_day": run_day, "next_day": next_day, "run_hour": run_hour, "run_seed": run_seed}
+MACROS = {
+    "run_day": run_day,
+    "next_day": next_day,
+    "run_hour": run_hour,
+    "run_seed": run_seed,
+    "run_started": run_started,
+}
 
 
-def pipeline_task(task_id: str, job_args: str, only_if: str | None = None, **kwargs) -> BashOperator:
+class PipelineTask(BashOperator):
+    """A BashOperator whose failure names the job's last output line (its `error: ...` line), so the
+    task's red line and its alert say why, not only the exit code."""
+
+    def _run_inline_command(self, bash_path: str, env: dict):
+        self.result = super()._run_inline_command(bash_path, env)
+        return self.result
+
+    def execute(self, context):
+        self.result = None
+        try:
+            return super().execute(context)
+        except AirflowException:
+            result = self.result
+            if result is None or not result.exit_code or result.exit_code in self.skip_on_exit_code or not result.output:
+                raise
+            raise AirflowException(f"{self.task_id} exited with code {result.exit_code}: {result.output}") from None
+
+
+def pipeline_task(task_id: str, job_args: str, only_if: str | None = None, **kwargs) -> PipelineTask:
     """A task running `retail-pulse <job_args>` (``python -m jobs <job_args>``) with the pipeline env's
     interpreter. With
     ``only_if`` (a shell test, Jinja allowed) the task is skipped when the test fails."""
     command = f'"$RP_PIPELINE_PYTHON" -m jobs {job_args}'
-    return BashOperator(
+    return PipelineTask(
         task_id=task_id,
         bash_command=f"if {only_if}; then {command}; else exit 99; fi" if only_if else command,
         env=CONNECTION_ENV,
         append_env=True,
         **kwargs,
     )
+
+
+class DataGate(BaseSQLOperator):
+    """A data-quality gate: each check's query (gates.py) run on ``mysql_default`` through the
+    common-sql provider's hook, its value held to the DAG param that sets its limit. Fails (no
+    retry) with one line per failed check: the check, the value, the limit and the param."""
+
+    template_fields = (*BaseSQLOperator.template_fields, "limits", "run_values")
+    ui_color = "#fff7e6"
+
+    def __init__(self, *, checks: list[Check], **kwargs):
+        super().__init__(conn_id="mysql_default", retry_on_failure=False, **kwargs)
+        self.checks = checks
+        self.limits = {c.limit_param: f"{{{{ params.{c.limit_param} }}}}" for c in checks}
+        self.run_values = {"since": "{{ run_started(dag_run) }}", "day_end": "{{ next_day(dag_run) }}"}
+
+    def execute(self, context):
+        hook = self.get_db_hook()
+        failed = []
+        for check in self.checks:
+            value, detail = hook.get_first(check.sql, {**self.run_values, **check.params})
+            passed, line = check.verdict(value, detail, float(self.limits[check.limit_param]))
+            self.log.info("%s %s", "pass" if passed else "FAIL", line)
+            if not passed:
+                failed.append(line)
+        if failed:
+            self._raise_exception("data-quality gate failed: " + " | ".join(failed))
+
+
+def gate(task_id: str, *checks: Check, **kwargs) -> DataGate:
+    """A :class:`DataGate` task; its DAG declares the limits with :func:`gate_params`."""
+    return DataGate(task_id=task_id, checks=list(checks), retries=0, **kwargs)
+
+
+def gate_params(*checks: Check) -> dict[str, Param]:
+    """The DAG params setting the checks' limits, with their defaults (a Trigger form field each)."""
+    return {
+        c.limit_param: Param(c.default, type="number", description=f"gate limit: {c.what}") for c in checks
+    }

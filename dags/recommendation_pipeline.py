@@ -23,6 +23,11 @@ measured against both popularity baselines -> MySQL and the `recommendations` to
    it already bought, popular items (flagged `fallback`) for visitors the model does not know; `recommendations` and
    `popular_items` replaced in one transaction, one message per visitor on `recommendations`.
 
+Gates (limits as params of a run): **check_events** after the stream, the share of this run's events
+quarantined (`max_quarantine_share`, 0.05) and messages still unread (`max_stream_lag`, 100000);
+**check_model** before publishing, the champion's MAP@k over all-time popularity on this run's
+holdout (`min_champion_margin`, 0).
+
 Idempotent: the stream is exactly-once and counts each event id once; a retrain only adds a model
 version; publishing replaces the lists. Connections: `mysql_default`, `kafka_default`, `mlflow_default`.
 """
@@ -32,9 +37,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from pipeline_tasks import MACROS, pipeline_task
+from alerts import ON_FAILURE
+from gates import champion_margin, quarantine_share, stream_lag
+from pipeline_tasks import MACROS, gate, gate_params, pipeline_task
 
 DAY = "run_day(dag_run)"
+QUERY = "interactions"
+STREAM_CHECKS = (quarantine_share(QUERY), stream_lag(QUERY))
+MODEL_CHECK = champion_margin(r"^holdout\.[a-z_]+\.map_at_[0-9]+$")  # the choice against all-time popularity
 
 with DAG(
     dag_id="recommendation_pipeline",
@@ -45,8 +55,14 @@ with DAG(
     max_active_runs=1,  # one stream query per checkpoint at a time
     user_defined_macros=MACROS,
     tags=["retail_pulse", "recommendations", "als"],
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "owner": "retail_pulse"},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "owner": "retail_pulse",
+        "on_failure_callback": ON_FAILURE,
+    },
     params={
+        **gate_params(*STREAM_CHECKS, MODEL_CHECK),
         "demo_events_days": Param(0, type="integer", minimum=0, description="days of generated shopper sessions"),
         "demo_visitors": Param(2000, type="integer", minimum=1, description="demo generator: visitors"),
         "demo_items": Param(500, type="integer", minimum=1, description="demo generator: items"),
@@ -70,4 +86,6 @@ with DAG(
         "train_and_evaluate", "recommendations train --k {{ params.k }}", execution_timeout=timedelta(hours=2)
     )
     publish = pipeline_task("publish", "recommendations recommend --k {{ params.k }} --run-id {{ run_id }}")
-    produce >> stream >> train >> publish
+    check_events = gate("check_events", *STREAM_CHECKS)
+    check_model = gate("check_model", MODEL_CHECK)
+    produce >> stream >> check_events >> train >> check_model >> publish

@@ -16,7 +16,12 @@ day before it was triggered.
    than `max_staleness_days` older than the run's day (input stopped arriving), unless `allow_stale`
    is set: then it forecasts and records the warning. Run key `<day>-daily` in `sales_forecasts`,
    `forecast_accuracy`, `forecast_runs`, and one MLflow run (experiment `retail_pulse/forecasting`).
-4. **publish_forecasts**: the run to the `forecasts` topic, one message per store-item.
+4. **check_sales** (before the forecast) and **check_forecasts** (before publishing), the
+   data-quality gates, limits as params: the share of this run's transactions quarantined
+   (`max_quarantine_share`, 0.05), messages still unread after the stream (`max_stream_lag`, 100000);
+   the share of actual sales inside the 95% interval for the newest forecast run that has met its
+   actuals (`min_forecast_coverage`, 0.5). Red with one line per failed check; the next steps do not run.
+5. **publish_forecasts**: the run to the `forecasts` topic, one message per store-item.
 
 Idempotent per data interval: the stream is exactly-once (checkpoint + `stream_batches` ledger, event
 ids counted once), and the forecast run key is the interval's day, so a re-run or backfill replaces
@@ -30,9 +35,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from pipeline_tasks import MACROS, pipeline_task
+from alerts import ON_FAILURE
+from gates import FORECAST_COVERAGE, quarantine_share, stream_lag
+from pipeline_tasks import MACROS, gate, gate_params, pipeline_task
 
 DAY = "run_day(dag_run)"
+QUERY = "sales_aggregation"
+STREAM_CHECKS = (quarantine_share(QUERY), stream_lag(QUERY))
 
 with DAG(
     dag_id="retail_pipeline",
@@ -43,7 +52,12 @@ with DAG(
     max_active_runs=1,  # the stream's checkpoint admits one query at a time
     user_defined_macros=MACROS,
     tags=["retail_pulse", "sales", "forecasting"],
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "owner": "retail_pulse"},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "owner": "retail_pulse",
+        "on_failure_callback": ON_FAILURE,
+    },
     params={
         "demo_history_days": Param(0, type="integer", minimum=0, description="days of generated demo data to produce"),
         "demo_stores": Param(10, type="integer", minimum=1, description="demo generator: stores"),
@@ -59,6 +73,7 @@ with DAG(
             7, type="integer", minimum=0, description="fail when the newest sales are older than this vs the run's day"
         ),
         "allow_stale": Param(False, type="boolean", description="forecast stale input anyway, with a recorded warning"),
+        **gate_params(*STREAM_CHECKS, FORECAST_COVERAGE),
     },
 ) as dag:
     produce = pipeline_task(
@@ -82,5 +97,7 @@ with DAG(
         "{% if params.holidays %} --holidays {{ params.holidays }}{% endif %}",
         execution_timeout=timedelta(hours=2),
     )
+    check_sales = gate("check_sales", *STREAM_CHECKS)
+    check_forecasts = gate("check_forecasts", FORECAST_COVERAGE)
     publish = pipeline_task("publish_forecasts", f"sales publish --run-key {{{{ {DAY} }}}}-daily")
-    produce >> aggregate >> forecast >> publish
+    produce >> aggregate >> check_sales >> forecast >> check_forecasts >> publish

@@ -24,6 +24,11 @@ positive with a confidence) and the products, stores and brands they mention -> 
    corpora plus the labelled reviews in MySQL; promoted to `@champion` only if its macro-F1 on the
    fixed real holdout is not lower; the decision is in `model_decisions` and MLflow.
 
+Gates (limits as params of a run): **check_scoring** after the streams, the share of this run's
+reviews / posts quarantined (`max_quarantine_share`, 0.05) and messages still unread
+(`max_stream_lag`, 100000), before insight and index; **check_model** after retrain, the sentiment
+champion's macro-F1 over VADER's on the holdout of any training in this run (`min_champion_margin`, 0).
+
 Idempotent: the streams are exactly-once (checkpoints + `stream_batches`), insight is a rebuild,
 a retrain only adds a model version. Connections: `mysql_default`, `kafka_default`, `mlflow_default`.
 """
@@ -33,9 +38,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from pipeline_tasks import MACROS, pipeline_task
+from alerts import ON_FAILURE
+from gates import champion_margin, quarantine_share, stream_lag
+from pipeline_tasks import MACROS, gate, gate_params, pipeline_task
 
 DAY = "run_day(dag_run)"
+QUERIES = ("review_scoring", "post_scoring")
+STREAM_CHECKS = tuple(check(q) for q in QUERIES for check in (quarantine_share, stream_lag))
+MODEL_CHECK = champion_margin("^holdout_macro_f1$")  # the sentiment champion against VADER
 
 with DAG(
     dag_id="review_analysis_pipeline",
@@ -46,8 +56,14 @@ with DAG(
     max_active_runs=1,  # one stream query per checkpoint at a time
     user_defined_macros=MACROS,
     tags=["retail_pulse", "reviews", "nlp"],
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "owner": "retail_pulse"},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "owner": "retail_pulse",
+        "on_failure_callback": ON_FAILURE,
+    },
     params={
+        **gate_params(*STREAM_CHECKS, MODEL_CHECK),
         "demo_reviews_per_day": Param(0, type="integer", minimum=0, description="generated reviews for the day"),
         "demo_posts": Param(0, type="integer", minimum=0, description="generated social posts"),
         "retrain": Param("daily", enum=["daily", "always", "never"], description="when to train a challenger"),
@@ -78,4 +94,7 @@ with DAG(
         " || [ {{ params.retrain }} = daily -a {{ run_hour(dag_run) }} -eq 0 ]",
         execution_timeout=timedelta(hours=1),
     )
-    ensure >> [reviews, posts] >> score_reviews >> score_posts >> [insight, index] >> retrain
+    check_scoring = gate("check_scoring", *STREAM_CHECKS)
+    check_model = gate("check_model", MODEL_CHECK)
+    ensure >> [reviews, posts] >> score_reviews >> score_posts >> check_scoring >> [insight, index] >> retrain
+    retrain >> check_model

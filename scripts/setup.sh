@@ -10,6 +10,10 @@ command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server mariadb-client)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)  # fetches the Kafka broker and Spark connector jars
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)  # the standard Kafka CLI client the docs and e2e tests use
+# Airflow's MySQL provider (the data-quality gates' connection) builds mysqlclient against these
+[ -f /usr/include/mariadb/mysql.h ] || need_apt+=(libmariadb-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v chromium-headless-shell >/dev/null 2>&1 || need_apt+=(chromium-headless-shell)  # the report's render test
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -16,6 +16,14 @@ DAG_IDS = [
     "recommendation_pipeline",
     "model_monitoring",
 ]
+# per DAG, the first task that publishes what the run produced
+PUBLISHING = {
+    "transactions_ingest": "report_counts",
+    "retail_pipeline": "publish_forecasts",
+    "review_analysis_pipeline": "insight",
+    "recommendation_pipeline": "publish",
+    "model_monitoring": "score",
+}
 HEAVY = ("pyspark", "mysql", "kafka", "mlflow", "prophet", "lightgbm", "pandas", "streaming", "jobs")
 
 
@@ -60,9 +68,22 @@ def test_dag_conventions(dagbag, dag_id):
     again = BundleDagBag(dag_folder=str(DAGS), bundle_path=DAGS).dags[dag_id]
     assert again.start_date == dag.start_date and dag.start_date.time() == datetime.min.time()
     assert dag.max_active_runs == 1
+    from alerts import ON_FAILURE
+    from pipeline_tasks import DataGate
+
+    gates = [task for task in dag.tasks if isinstance(task, DataGate)]
+    assert gates, "every DAG checks what it wrote"
     for task in dag.tasks:
-        assert task.retries >= 1, task.task_id
-        assert "$RP_PIPELINE_PYTHON" in task.bash_command and "-m jobs " in task.bash_command
+        assert ON_FAILURE in task.on_failure_callback, task.task_id  # every failure is recorded (and mailed)
+        if task in gates:  # a gate fails on data: retrying would not change it
+            assert task.retries == 0 and task.conn_id == "mysql_default", task.task_id
+            assert all(c.limit_param in dag.params for c in task.checks), task.task_id
+        else:
+            assert task.retries >= 1, task.task_id
+            assert "$RP_PIPELINE_PYTHON" in task.bash_command and "-m jobs " in task.bash_command
+    # what publishes results runs only after a gate passed
+    upstream = {t.task_id for t in dag.get_task(PUBLISHING[dag_id]).get_flat_relatives(upstream=True)}
+    assert upstream & {g.task_id for g in gates}
 
 
 def test_dag_files_hold_no_secrets():
@@ -133,6 +154,13 @@ def render_task(task, run: dict, conf: dict) -> dict:
     return {field: getattr(ti.task, field) for field in task.template_fields}
 
 
+def bash_commands(dag, run: dict, conf: dict) -> dict[str, str]:
+    """The rendered command of each job task of ``dag`` (not the gates), by task id."""
+    from pipeline_tasks import PipelineTask
+
+    return {t.task_id: render_task(t, run, conf)["bash_command"] for t in dag.tasks if isinstance(t, PipelineTask)}
+
+
 @pytest.fixture
 def connections(monkeypatch):
     """The connections tasks read by id, as Airflow gets them from AIRFLOW_CONN_* variables."""
@@ -144,9 +172,16 @@ def connections(monkeypatch):
 @pytest.mark.parametrize("run", sorted(RUNS))
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_every_templated_field_renders_for_each_kind_of_run(dagbag, connections, dag_id, run):
+    from pipeline_tasks import DataGate
+
     dag = dagbag.dags[dag_id]
     for task in dag.tasks:
         fields = render_task(task, RUNS[run], conf={})
+        if isinstance(task, DataGate):
+            assert {k: float(v) for k, v in fields["limits"].items()} == {c.limit_param: c.default for c in task.checks}
+            started = RUNS[run]["run_after"].strftime("%Y-%m-%d %H:%M:%S.%f")  # the run's start_date here
+            assert fields["run_values"] == {"since": started, "day_end": "2025-03-10"}
+            continue
         assert fields["env"]["RP_MYSQL_HOST"] == "db-host" and fields["env"]["RP_MYSQL_PORT"] == "3307"
         assert fields["env"]["RP_KAFKA_BOOTSTRAP"] == "broker:9092"
         assert "{{" not in fields["bash_command"] and "None" not in fields["bash_command"], fields["bash_command"]
@@ -157,7 +192,7 @@ def test_retail_pipeline_covers_the_runs_day(dagbag, connections, run):
     day = "2025-03-09"
     dag = dagbag.dags["retail_pipeline"]
     conf = {"demo_history_days": 800, "holidays": "US"}
-    commands = {t.task_id: render_task(t, RUNS[run], conf)["bash_command"] for t in dag.tasks}
+    commands = bash_commands(dag, RUNS[run], conf)
     assert f"--until {day} --since 2022-12-31" in commands["produce_demo_data"]
     assert commands["produce_demo_data"].startswith("if [ 800 -gt 0 ]; then")
     forecast = f"--as-of {day} --horizon 30 --name daily --methods fast --max-staleness-days 7 --holidays US"
@@ -190,7 +225,7 @@ def test_review_pipeline_retrains_once_a_day_or_when_asked(dagbag, connections, 
     import subprocess
 
     dag = dagbag.dags["review_analysis_pipeline"]
-    commands = {t.task_id: render_task(t, RUNS[run], {"retrain": retrain})["bash_command"] for t in dag.tasks}
+    commands = bash_commands(dag, RUNS[run], {"retrain": retrain})
     assert commands["score_reviews"].endswith("-m jobs ingest stream review_scoring --available-now")
     test = commands["retrain"].split("; then")[0].removeprefix("if ")
     assert subprocess.run(["bash", "-c", test]).returncode == (0 if runs_retrain else 1), test
@@ -200,7 +235,7 @@ def test_review_pipeline_retrains_once_a_day_or_when_asked(dagbag, connections, 
 def test_review_pipeline_demo_data_is_for_the_runs_day(dagbag, connections):
     dag = dagbag.dags["review_analysis_pipeline"]
     conf = {"demo_reviews_per_day": 50, "demo_posts": 20}
-    commands = {t.task_id: render_task(t, RUNS["scheduled"], conf)["bash_command"] for t in dag.tasks}
+    commands = bash_commands(dag, RUNS["scheduled"], conf)
     assert "--source reviews --until 2025-03-09 --days 1 --per-day 50" in commands["produce_demo_reviews"]
     assert "--source posts --until 2025-03-09 --days 1 --posts 20" in commands["produce_demo_posts"]
 
@@ -209,7 +244,7 @@ def test_review_pipeline_demo_data_is_for_the_runs_day(dagbag, connections):
 def test_recommendation_pipeline_commands(dagbag, connections, run):
     dag = dagbag.dags["recommendation_pipeline"]
     conf = {"demo_events_days": 30, "k": 20}
-    commands = {t.task_id: render_task(t, RUNS[run], conf)["bash_command"] for t in dag.tasks}
+    commands = bash_commands(dag, RUNS[run], conf)
     assert "--source funnel --until 2025-03-09 --days 30 --visitors 2000" in commands["produce_demo_events"]
     assert commands["stream_events"].endswith("-m jobs ingest stream interactions --available-now")
     assert commands["train_and_evaluate"].endswith("-m jobs recommendations train --k 20")
@@ -221,10 +256,10 @@ def test_recommendation_pipeline_commands(dagbag, connections, run):
 @pytest.mark.parametrize("run", sorted(RUNS))  # each kind of run covers 2025-03-09 (see RUNS)
 def test_model_monitoring_works_on_the_snapshot_after_the_runs_day(dagbag, connections, run):
     dag = dagbag.dags["model_monitoring"]
-    commands = {t.task_id: render_task(t, RUNS[run], {})["bash_command"] for t in dag.tasks}
+    commands = bash_commands(dag, RUNS[run], {})
     assert all("--as-of 2025-03-10" in c for task, c in commands.items() if task != "report"), commands
     assert commands["report"].endswith("-m jobs reporting html")
     assert "-m jobs products train --if-needed" in commands["retrain_challenger"]
-    # a skipped retrain (exit 99: nothing drifted) must not skip the scoring
-    assert dag.get_task("score").trigger_rule == "none_failed"
+    # a skipped retrain (exit 99: nothing drifted) must not skip the gate, nor the scoring after it
+    assert dag.get_task("check_models").trigger_rule == "none_failed"
     assert dag.get_task("retrain_challenger").skip_on_exit_code == [99]
