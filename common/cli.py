@@ -23,6 +23,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "catalogue": ("jobs.ingest.load_catalogue", "load master data (product and store names) into MySQL"),
         "produce": ("jobs.ingest.produce", "replay a data set or generator into a Kafka topic"),
         "stream": ("jobs.ingest.stream", "run a stream query: Kafka topic -> validate -> MySQL and result topics"),
+        "lag": ("jobs.ingest.lag", "messages each stream query has not landed yet, and its newest event's age"),
     },
     "sales": {
         "forecast": ("jobs.sales.forecast", "forecast daily units per store and item (30 days, with intervals)"),

@@ -81,7 +81,12 @@ class PipelineTask(BashOperator):
             return super().execute(context)
         except AirflowException:
             result = self.result
-            if result is None or not result.exit_code or result.exit_code in self.skip_on_exit_code or not result.output:
+            if (
+                result is None
+                or not result.exit_code
+                or result.exit_code in self.skip_on_exit_code
+                or not result.output
+            ):
                 raise
             raise AirflowException(f"{self.task_id} exited with code {result.exit_code}: {result.output}") from None
 
@@ -134,6 +139,4 @@ def gate(task_id: str, *checks: Check, **kwargs) -> DataGate:
 
 def gate_params(*checks: Check) -> dict[str, Param]:
     """The DAG params setting the checks' limits, with their defaults (a Trigger form field each)."""
-    return {
-        c.limit_param: Param(c.default, type="number", description=f"gate limit: {c.what}") for c in checks
-    }
+    return {c.limit_param: Param(c.default, type="number", description=f"gate limit: {c.what}") for c in checks}

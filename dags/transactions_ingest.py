@@ -5,7 +5,8 @@ Streams the transactions topic into MySQL: `retail_transactions` -> validate -> 
 (bad records -> `dead_letter` topic + `quarantined_events` table), then prints the table counts.
 
 * **produce_demo_events** (param, default 0): first replay N generated transactions into the topic
-  (`demo_malformed_fraction` deliberately malformed, 1% by default; seeded by the run so a re-run replays the same events), for demos.
+  (`demo_malformed_fraction` deliberately malformed, 1% by default; seeded by the run so a re-run
+  replays the same events), for demos.
   Leave 0 in production, where real producers write.
 * **check_ingest**, the data-quality gate (limits are params of a run): the share of this run's
   input quarantined (`max_quarantine_share`, 0.05), sale lines stored twice under one business key
@@ -49,7 +50,11 @@ with DAG(
     params={
         "produce_demo_events": Param(0, type="integer", minimum=0, description="generated events to produce"),
         "demo_malformed_fraction": Param(
-            0.01, type="number", minimum=0, maximum=1, description="share of the generated events deliberately malformed"
+            0.01,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="share of the generated events deliberately malformed",
         ),
         **gate_params(*CHECKS),
     },

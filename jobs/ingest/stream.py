@@ -16,6 +16,8 @@ shopper event (by id) to its (visitor, item) row in `interactions` with the conf
 RP_INTERACTION_WEIGHTS (default view=1,addtocart=3,transaction=5) and keeps it in raw_shopper_events.
 
 Restart-safe: offsets live in the checkpoint folder and each batch commits exactly once in MySQL.
+After a run the job measures how many messages of the topic the query has still not landed and
+the age of its newest event (stream_lag; `retail-pulse ingest lag` measures it at any time).
 Each run is one MLflow run (experiment retail_pulse/streaming) with per-batch metrics.
 Exit codes: 0 done, 2 bad arguments or no champion model to score with, 3 data loss detected, or
 checkpoint and ledger disagree (see the message), 4 services unreachable.
@@ -365,6 +367,12 @@ def run(args: argparse.Namespace) -> int:
         f"({summary['late_rows']:,} late), "
         f"{summary['elapsed_s']}s ({summary['rows_per_s']:,} rows/s)"
     )
+    if not code:  # how far behind the topic this run left the query (stream_lag; the DAGs' lag gate)
+        from streaming.lag import measure_and_record
+
+        (lag,) = measure_and_record(settings, {name: topic})
+        print(lag.line())
+        summary["unread_after_run"] = lag.lag
     if mlflow_run:
         mlflow.log_metrics({k: float(v) for k, v in summary.items()})
         mlflow.end_run("FAILED" if code else "FINISHED")

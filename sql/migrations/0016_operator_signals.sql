@@ -2,7 +2,7 @@
 -- every failed Airflow task's alert.
 
 -- One row per (query, check, topic partition): the partition's end offset, the first offset the
--- query has not committed in stream_batches yet, the difference (messages still unread) and the
+-- query has not committed in stream_batches yet, the difference (messages still unread: the lag) and the
 -- event time of the newest record the query has landed. Written after each stream run and by
 -- `retail-pulse ingest lag`.
 CREATE TABLE IF NOT EXISTS stream_lag (
@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS stream_lag (
   kafka_partition INT NOT NULL,
   end_offset BIGINT NOT NULL,
   next_offset BIGINT NOT NULL,
-  lag BIGINT NOT NULL,
+  unread BIGINT NOT NULL,
   newest_event_time DATETIME(6) NULL,
   PRIMARY KEY (query_name, checked_at, topic, kafka_partition)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS stream_lag (
 -- Each check of each query: messages still unread over its partitions, and how old the newest
 -- event it landed was at the time of the check (Power BI, the reports, the DAGs' lag gate).
 CREATE OR REPLACE VIEW v_stream_lag AS
-SELECT query_name, checked_at, topic, COUNT(*) AS partitions, SUM(lag) AS lag, MAX(newest_event_time) AS newest_event_time,
+SELECT query_name, checked_at, topic, COUNT(*) AS partitions, SUM(unread) AS unread, MAX(newest_event_time) AS newest_event_time,
        ROUND(TIMESTAMPDIFF(SECOND, MAX(newest_event_time), checked_at) / 3600, 1) AS newest_event_age_hours,
        checked_at = (SELECT MAX(x.checked_at) FROM stream_lag x WHERE x.query_name = l.query_name) AS is_latest
 FROM stream_lag l

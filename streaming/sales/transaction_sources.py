@@ -74,10 +74,11 @@ def generated_transactions(
     """The generator's daily totals as transaction events, day by day (event-time order)."""
     frame = generated_daily_sales(seed, stores, items, start, days)
     for row in frame.itertuples(index=False):
-        stamp = f"{row.date:%Y%m%d}-{row.store_id}-{row.item_id}"
+        # the same sale of the same generator: one event id and one receipt; another generator's differ
+        sale = f"gen{seed}x{stores}x{items}-{row.date:%Y%m%d}-{row.store_id}-{row.item_id}"
         yield {
-            "event_id": f"txn-gen{seed}x{stores}x{items}-{stamp}",  # the same sale of the same generator
-            "txn_id": f"daily-{stamp}",
+            "event_id": f"txn-{sale}",
+            "txn_id": f"daily-{sale}",
             "event_time": datetime.combine(row.date, time(21, 0)),
             "store_id": int(row.store_id),
             "item_id": int(row.item_id),

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-
 from alerts import alert_of, mail_of
 from gates import FORECAST_COVERAGE, quarantine_share
 from pipeline_tasks import DataGate, PipelineTask
@@ -16,7 +15,9 @@ from pipeline_tasks import DataGate, PipelineTask
 def test_a_failed_job_task_names_its_last_output_line():
     from airflow.sdk.exceptions import AirflowException
 
-    task = PipelineTask(task_id="forecast", bash_command='echo "working"; echo "error: input is 9 days old" >&2; exit 2')
+    task = PipelineTask(
+        task_id="forecast", bash_command='echo "working"; echo "error: input is 9 days old" >&2; exit 2'
+    )
     with pytest.raises(AirflowException, match=r"^forecast exited with code 2: error: input is 9 days old$"):
         task.execute(context={})
 
@@ -64,7 +65,11 @@ def test_a_gate_fails_in_one_line_per_failed_check_without_retrying():
         " (param max_quarantine_share); 300 of 1000 records" in message
     )
     assert "forecast_coverage: " in message and "= 0.2, limit >= 0.5 (param min_forecast_coverage)" in message
-    assert hook.asked[0] == {"since": "2026-12-01 02:00:00.000000", "day_end": "2026-12-01", "query": "raw_transactions"}
+    assert hook.asked[0] == {
+        "since": "2026-12-01 02:00:00.000000",
+        "day_end": "2026-12-01",
+        "query": "raw_transactions",
+    }
 
 
 def test_a_raised_limit_lets_the_same_data_pass_and_nothing_to_check_passes():
