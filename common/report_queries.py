@@ -48,8 +48,9 @@ def quarantine_reasons(settings: Settings) -> pd.DataFrame:
 
 def stream_health(settings: Settings) -> pd.DataFrame:
     """Per stream query: batches, rows in / written / quarantined / late, mean batch ms, mean and max latency
-    in seconds, the last batch's time."""
-    return frame(
+    in seconds, the last batch's time; then, from its newest lag check, the messages it had not landed
+    and the age in hours of the newest event it had."""
+    batches = frame(
         settings,
         "SELECT query_name, COUNT(*), SUM(rows_in), SUM(rows_written), SUM(rows_quarantined),"
         " SUM(late_rows), ROUND(AVG(duration_ms)), ROUND(AVG(latency_ms) / 1000, 1),"
@@ -57,6 +58,25 @@ def stream_health(settings: Settings) -> pd.DataFrame:
         " ORDER BY query_name",
         ["query", "batches", "in", "written", "quarantined", "late", "avg_ms", "latency", "max_latency", "last"],
     )
+    lag = frame(
+        settings,
+        "SELECT query_name, SUM(unread), MAX(newest_event_age_hours) FROM v_stream_lag WHERE is_latest = 1"
+        " GROUP BY query_name",
+        ["query", "unread", "event_age_h"],
+    )
+    return batches.merge(lag, on="query", how="left")
+
+
+def recent_alerts(settings: Settings, limit: int = 10) -> tuple[int, pd.DataFrame]:
+    """How many alerts were raised in all, and the newest ``limit`` (failed tasks: when, where, why)."""
+    total = int(query(settings, "SELECT COUNT(*) FROM v_pipeline_alerts")[0][0])
+    newest = frame(
+        settings,
+        "SELECT raised_at, dag_id, task_id, run_id, reason FROM v_pipeline_alerts ORDER BY raised_at DESC LIMIT %s",
+        ["raised_at", "dag", "task", "run", "reason"],
+        (limit,),
+    )
+    return total, newest
 
 
 # --- sales and forecasts ----------------------------------------------------------------------------------

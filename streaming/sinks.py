@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import mysql.connector
@@ -154,7 +154,7 @@ class MySQLBatchSink:
                 " late_rows, duration_ms, started_at, finished_at, max_event_time, first_arrival, offsets)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (self.query_name, batch_id, *counts.row_counts, duration_ms, utc(started), utc(finished))
-                + (counts.max_event_time, None if source is None else source.first_arrival)
+                + (counts.max_event_time or (source and source.newest_event), source and source.first_arrival)
                 + (None if offsets is None else json.dumps(offsets, sort_keys=True),),
             )
         return BatchResult(batch_id, *counts.row_counts, duration_ms, replayed=False)
@@ -226,6 +226,7 @@ class BatchSource:
 
     offsets: dict[str, dict[str, list[int]]]
     first_arrival: datetime | None = None
+    newest_event: datetime | None = None  # the newest event time among its records (freshness)
 
 
 def batch_source(rows: list[dict]) -> BatchSource:
@@ -241,13 +242,23 @@ def batch_source(rows: list[dict]) -> BatchSource:
     return BatchSource(ranges, min(arrivals, default=None))
 
 
+# the event-time column of each contract's records (transactions and shopper events; reviews and posts)
+EVENT_TIME_COLUMNS = ("event_time", "created_at")
+
+
 def arrow_source(table) -> BatchSource:
     """:func:`batch_source` of an Arrow batch with kafka_topic, kafka_partition, kafka_offset and
-    kafka_timestamp columns."""
+    kafka_timestamp columns, and the newest value of its event-time column (None for a record that
+    failed its contract)."""
+    import pyarrow.compute as pc
+
     grouped = table.group_by(["kafka_topic", "kafka_partition"]).aggregate(
         [("kafka_offset", "min"), ("kafka_offset", "max"), ("kafka_timestamp", "min")]
     )
-    return batch_source(grouped.to_pylist())
+    source = batch_source(grouped.to_pylist())
+    column = next((c for c in EVENT_TIME_COLUMNS if c in table.column_names), None)
+    newest = pc.max(table.column(column)).as_py() if column and table.num_rows else None
+    return replace(source, newest_event=newest)
 
 
 class LedgerMismatch(RuntimeError):

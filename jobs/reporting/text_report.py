@@ -28,6 +28,7 @@ def collect(settings) -> dict:
     """Everything the report prints, as JSON-ready values."""
     reasons = {reason: int(rows) for reason, rows in Q.quarantine_reasons(settings).itertuples(index=False)}
     health = Q.stream_health(settings).sort_values("last", ascending=False).head(10)
+    alert_total, alerts = Q.recent_alerts(settings, 5)
     return {
         "database": settings.mysql_database,
         "reviews": {
@@ -56,9 +57,18 @@ def collect(settings) -> dict:
                 "last_batch_at": str(q["last"]),
                 "mean_batch_ms": None if pd.isna(q.avg_ms) else round(float(q.avg_ms)),
                 "max_latency_s": None if pd.isna(q.max_latency) else float(q.max_latency),
+                "unread": None if pd.isna(q.unread) else int(q.unread),
+                "newest_event_age_h": None if pd.isna(q.event_age_h) else float(q.event_age_h),
             }
             for _, q in health.iterrows()
         ],
+        "alerts": {
+            "total": alert_total,
+            "newest": [
+                {"raised_at": str(a.raised_at), "dag_id": a.dag, "task_id": a.task, "run_id": a.run, "reason": a.reason}
+                for a in alerts.itertuples(index=False)
+            ],
+        },
     }
 
 
@@ -125,7 +135,16 @@ def main(argv: list[str] | None = None) -> int:
             f"  query {item['query_name']}: {item['batches']} batches, {item['rows_written']:,} written, "
             f"{item['rows_quarantined']:,} quarantined ({item['late_rows']:,} late), last at {item['last_batch_at']}"
             f", mean batch {item['mean_batch_ms']} ms, max latency {item['max_latency_s']} s"
+            + (
+                ""
+                if item["unread"] is None
+                else f"; {item['unread']:,} unread, newest event {item['newest_event_age_h']} h old at the last check"
+            )
         )
+    alerts = report["alerts"]
+    print(f"  alerts: {alerts['total']:,} failed task(s)" + (", newest first:" if alerts["total"] else ""))
+    for a in alerts["newest"]:
+        print(f"    {a['raised_at'][:19]} {a['dag_id']}.{a['task_id']} ({a['run_id']}): {a['reason'][:200]}")
     r = report["reviews"]
     for doc_type, labels in sorted(r["scored"].items()):
         shares = ", ".join(f"{k} {v:,}" for k, v in sorted(labels.items()))
