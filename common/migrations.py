@@ -140,8 +140,8 @@ OPERATOR_ROLE = "retail_operator"  # SELECT on everything, payloads included: gr
 
 def ensure_users(settings: Settings) -> None:
     """Create or update the writer and reader users with least privilege, bound to the stack's host:
-    the writer gets DML on each table it writes (nothing on schema_migrations) and temporary
-    tables; the reader SELECT on each table and view but the excluded ones; the operator role
+    the writer gets DML on each table it writes (nothing on schema_migrations), SELECT on the views
+    (the DAGs' gates read them) and temporary tables; the reader SELECT on each table and view but the excluded ones; the operator role
     SELECT on all of them."""
     db, host = _ident(settings.mysql_database), settings.mysql_user_host
     conn = connect(settings, "admin", database=False)
@@ -152,6 +152,7 @@ def ensure_users(settings: Settings) -> None:
         tables = sorted(n for n, kind in objects.items() if kind == "BASE TABLE" and n != "schema_migrations")
         grants = {
             "writer": [f"GRANT SELECT, INSERT, UPDATE, DELETE ON {db}.{_ident(t)}" for t in tables]
+            + [f"GRANT SELECT ON {db}.{_ident(v)}" for v in sorted(n for n, k in objects.items() if k == "VIEW")]
             + [f"GRANT CREATE TEMPORARY TABLES ON {db}.*"],
             "reader": [f"GRANT SELECT ON {db}.{_ident(n)}" for n in sorted(objects) if n not in READER_EXCLUDED],
         }

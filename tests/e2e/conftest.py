@@ -19,8 +19,36 @@ REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 900
 
 
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a free port; every message it accepted, parsed."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's handler hook)
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def stop(self):
+        self.controller.stop()
+
+
 @pytest.fixture(scope="session")
-def operator_stack(tmp_path_factory):
+def mailbox():
+    box = Mailbox()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def operator_stack(tmp_path_factory, mailbox):
     from common.migrations import apply_migrations, drop_database, ensure_users
     from jobs.tools import stack
     from streaming.topics import ensure_topics
@@ -43,6 +71,11 @@ def operator_stack(tmp_path_factory):
         # the MySQL secrets of the shared stack (the private state folder holds only Airflow's)
         **{f"RP_{name.upper()}": getattr(shared, name) for name in SECRET_FIELDS if name.startswith("mysql")},
         **{f"RP_TOPIC_{key.upper()}": f"{tag}_{topic}" for key, topic in shared.topics.items()},
+        # alerts of failed tasks are mailed to the session's own SMTP server
+        "RP_SMTP_HOST": "127.0.0.1",
+        "RP_SMTP_PORT": str(mailbox.port),
+        "RP_SMTP_SECURITY": "none",
+        "RP_ALERT_EMAILS": "operator@example.com",
     }
     os.environ.update(overrides)  # the private Airflow, and every task it runs, inherit these
     settings = stack.ensure_credentials(load_settings())
