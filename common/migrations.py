@@ -141,8 +141,8 @@ OPERATOR_ROLE = "retail_operator"  # SELECT on everything, payloads included: gr
 def ensure_users(settings: Settings) -> None:
     """Create or update the writer and reader users with least privilege, bound to the stack's host:
     the writer gets DML on each table it writes (nothing on schema_migrations), SELECT on the views
-    (the DAGs' gates read them) and temporary tables; the reader SELECT on each table and view but the excluded ones; the operator role
-    SELECT on all of them."""
+    (the DAGs' gates read them) and temporary tables; the reader SELECT on each table and view but
+    the excluded ones; the operator role SELECT on all of them."""
     db, host = _ident(settings.mysql_database), settings.mysql_user_host
     conn = connect(settings, "admin", database=False)
     try:
