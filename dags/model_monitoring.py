@@ -33,9 +33,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
-from alerts import ON_FAILURE
 from gates import champion_margin
-from pipeline_tasks import MACROS, gate, gate_params, pipeline_task
+from pipeline_tasks import MACROS, default_args, gate, gate_params, pipeline_task
 
 MODEL_CHECK = champion_margin("^(roc_auc|mae)$")  # review risk (ROC-AUC) and sales volume (MAE) champions
 
@@ -50,12 +49,7 @@ with DAG(
     max_active_runs=1,
     user_defined_macros=MACROS,
     tags=["retail_pulse", "risk", "drift", "shap"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "owner": "retail_pulse",
-        "on_failure_callback": ON_FAILURE,
-    },
+    default_args=default_args(),
     params=gate_params(MODEL_CHECK),
 ) as dag:
     features = pipeline_task("build_features", f"products features {SNAPSHOT}")

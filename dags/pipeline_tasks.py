@@ -14,6 +14,7 @@ from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowException
+from alerts import ON_FAILURE
 from gates import Check
 
 CONNECTION_ENV = {
@@ -25,6 +26,11 @@ CONNECTION_ENV = {
     "RP_KAFKA_BOOTSTRAP": "{{ conn.kafka_default.host }}:{{ conn.kafka_default.port }}",
     "RP_MLFLOW_TRACKING_URI": "http://{{ conn.mlflow_default.host }}:{{ conn.mlflow_default.port }}",
 }
+
+
+def default_args(retry_delay: timedelta = timedelta(minutes=1)) -> dict:
+    """Every DAG's task defaults: two retries, and the alert of a task that failed for good."""
+    return {"retries": 2, "retry_delay": retry_delay, "owner": "retail_pulse", "on_failure_callback": ON_FAILURE}
 
 
 def run_day(dag_run) -> str:

@@ -35,9 +35,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from alerts import ON_FAILURE
 from gates import FORECAST_COVERAGE, quarantine_share, stream_lag
-from pipeline_tasks import MACROS, gate, gate_params, pipeline_task
+from pipeline_tasks import MACROS, default_args, gate, gate_params, pipeline_task
 
 DAY = "run_day(dag_run)"
 QUERY = "sales_aggregation"
@@ -52,12 +51,7 @@ with DAG(
     max_active_runs=1,  # the stream's checkpoint admits one query at a time
     user_defined_macros=MACROS,
     tags=["retail_pulse", "sales", "forecasting"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "owner": "retail_pulse",
-        "on_failure_callback": ON_FAILURE,
-    },
+    default_args=default_args(timedelta(minutes=2)),
     params={
         "demo_history_days": Param(0, type="integer", minimum=0, description="days of generated demo data to produce"),
         "demo_stores": Param(10, type="integer", minimum=1, description="demo generator: stores"),

@@ -38,9 +38,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-from alerts import ON_FAILURE
 from gates import champion_margin, quarantine_share, stream_lag
-from pipeline_tasks import MACROS, gate, gate_params, pipeline_task
+from pipeline_tasks import MACROS, default_args, gate, gate_params, pipeline_task
 
 DAY = "run_day(dag_run)"
 QUERIES = ("review_scoring", "post_scoring")
@@ -56,12 +55,7 @@ with DAG(
     max_active_runs=1,  # one stream query per checkpoint at a time
     user_defined_macros=MACROS,
     tags=["retail_pulse", "reviews", "nlp"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "owner": "retail_pulse",
-        "on_failure_callback": ON_FAILURE,
-    },
+    default_args=default_args(),
     params={
         **gate_params(*STREAM_CHECKS, MODEL_CHECK),
         "demo_reviews_per_day": Param(0, type="integer", minimum=0, description="generated reviews for the day"),

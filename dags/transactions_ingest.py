@@ -25,9 +25,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
-from alerts import ON_FAILURE
 from gates import DUPLICATE_SALE_LINES, input_freshness, quarantine_share, stream_lag
-from pipeline_tasks import MACROS, gate, gate_params, pipeline_task
+from pipeline_tasks import MACROS, default_args, gate, gate_params, pipeline_task
 
 QUERY = "raw_transactions"
 CHECKS = (quarantine_share(QUERY), DUPLICATE_SALE_LINES, input_freshness(QUERY), stream_lag(QUERY))
@@ -41,12 +40,7 @@ with DAG(
     max_active_runs=1,  # one stream query per checkpoint at a time
     user_defined_macros=MACROS,
     tags=["retail_pulse", "streaming", "transactions"],
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "owner": "retail_pulse",
-        "on_failure_callback": ON_FAILURE,
-    },
+    default_args=default_args(),
     params={
         "produce_demo_events": Param(0, type="integer", minimum=0, description="generated events to produce"),
         "demo_malformed_fraction": Param(
