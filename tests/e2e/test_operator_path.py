@@ -111,9 +111,8 @@ def test_a_run_fed_30_percent_malformed_input_goes_red_at_its_gate_with_one_aler
     assert len(alerts) == 1, alerts  # one alert for the run
     task_id, try_number, reason, log_url, mailed = alerts[0]
     assert (task_id, try_number, mailed) == ("check_ingest", 1, 1)
-    assert re.match(
-        f"data-quality gate failed: {shares} \\(param max_quarantine_share\\); \\d+ of 1000 records$", reason
-    )
+    line = f"data-quality gate failed: {shares} \\(param max_quarantine_share\\); \\d+ of 1000 records"
+    assert re.match(f"{line} failed their contract$", reason), reason
     assert log_url.startswith(f"http://127.0.0.1:{settings.airflow_port}/dags/{dag}/runs/")
     mails = [m for m in mailbox.messages if run_id in m["subject"]]
     assert len(mails) == 1, [m["subject"] for m in mailbox.messages]  # and one mail

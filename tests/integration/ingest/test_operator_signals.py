@@ -35,20 +35,11 @@ def judge(settings, check, limit=None):
     return check.verdict(value, detail, check.default if limit is None else limit)
 
 
-def batch(query_name, batch_id, rows_in, quarantined, finished, newest_event=None, offsets=None):
-    return (
-        query_name,
-        batch_id,
-        rows_in,
-        rows_in - quarantined,
-        quarantined,
-        0,
-        10,
-        finished,
-        finished,
-        newest_event,
-        json.dumps(offsets) if offsets else None,
-    )
+def batch(query_name, batch_id, rows_in, quarantined, finished, newest_event=None, offsets=None, late=0):
+    """A stream_batches row (``late`` of the ``quarantined`` rows late sales)."""
+    written = rows_in - quarantined
+    offsets = json.dumps(offsets) if offsets else None
+    return (query_name, batch_id, rows_in, written, quarantined, late, 10, finished, finished, newest_event, offsets)
 
 
 BATCH_SQL = (
@@ -73,16 +64,23 @@ def test_every_gate_passes_good_rows_and_fails_bad_ones_with_the_value_and_limit
             batch("raw_transactions", 1, 100, 30, during, datetime(2026, 11, 29, 21)),
             batch("raw_transactions", 2, 100, 30, during, datetime(2026, 11, 29, 21)),
             batch("clean_query", 0, 500, 5, during, datetime(2026, 11, 30, 21)),
+            # a re-sent month of sales: valid records, late, all of them counted before
+            batch("sales_aggregation", 0, 1000, 990, during, datetime(2026, 11, 30, 21), late=980),
         ],
     )
     passed, line = judge(db, quarantine_share("raw_transactions"))
     assert not passed
     assert line == (
         "quarantine_share[raw_transactions]: share of this run's input quarantined = 0.3, limit <= 0.05"
-        " (param max_quarantine_share); 60 of 200 records"
+        " (param max_quarantine_share); 60 of 200 records failed their contract"
     )
     assert judge(db, quarantine_share("raw_transactions"), limit=0.5)[0]  # the param raised for one run
     assert judge(db, quarantine_share("clean_query"))[0]  # 1%
+    passed, line = judge(db, quarantine_share("sales_aggregation"))
+    assert passed and line.endswith(
+        "= 0.01, limit <= 0.05 (param max_quarantine_share);"
+        " 10 of 1000 records failed their contract, 980 late ones not counted here"
+    )
     passed, line = judge(db, input_freshness("raw_transactions"))
     assert passed and "= 27, limit <= 48" in line and "newest event 2026-11-29 21:00:00" in line
     assert not judge(db, input_freshness("raw_transactions"), limit=24)[0]
