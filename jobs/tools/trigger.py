@@ -33,7 +33,8 @@ from common.settings import Settings, load_settings
 
 FINISHED_RUN = {"success", "failed"}
 FINISHED_TASK = {"success", "failed", "skipped", "upstream_failed", "removed"}
-SUBPROCESS_LOGGER = "SubprocessHook"
+# the loggers of what a task itself says: a job's output (through the subprocess hook), a gate's checks
+OWN_LOGGERS = ("SubprocessHook", "pipeline_tasks.DataGate")
 # the hook's own lines, and start-up chatter of Spark, Prophet and MLflow inside the tasks' output
 CHATTER = re.compile(
     r"(Tmp dir root location|Running command:|Output:|Command exited with return code|WARNING: Using incubator"
@@ -158,9 +159,10 @@ class AirflowClient:
 
 
 def task_output(events: list[dict]) -> list[str]:
-    """The lines a task's command printed, without the hook's and the libraries' chatter; all events
-    when the log has no command output (a task that failed before its command started)."""
-    own = [str(e.get("event", "")) for e in events if SUBPROCESS_LOGGER in str(e.get("logger", ""))]
+    """The lines a task's command printed (or a gate's check lines), without the hooks' and the
+    libraries' chatter; all events when the log has none (a task that failed before its command
+    started)."""
+    own = [str(e.get("event", "")) for e in events if any(o in str(e.get("logger", "")) for o in OWN_LOGGERS)]
     if not own:
         return [str(e.get("event", "")) for e in events if e.get("event")]
     return [line for line in own if not CHATTER.match(line)]

@@ -18,6 +18,19 @@ def test_a_tasks_own_output_without_the_hooks_and_libraries_chatter():
     assert task_output(events) == ["batch 0: 100,000 in, 50,000 written"]
 
 
+def test_a_gates_check_lines_without_the_sql_hooks_statements():
+    sql_hook = "airflow.task.hooks.airflow.providers.mysql.hooks.mysql.MySqlHook"
+    events = [
+        {"event": "Running statement: SELECT SUM(unread) ...", "logger": sql_hook},
+        {"event": "Rows affected: 1", "logger": sql_hook},
+        {
+            "event": "pass stream_lag[raw_transactions]: ... = 0",
+            "logger": "airflow.task.operators.pipeline_tasks.DataGate",
+        },
+    ]
+    assert task_output(events) == ["pass stream_lag[raw_transactions]: ... = 0"]
+
+
 def test_a_task_that_failed_before_its_command_shows_its_whole_log():
     events = [{"event": "Task failed with exception", "logger": "task"}, {"event": "", "logger": "task"}]
     assert task_output(events) == ["Task failed with exception"]
