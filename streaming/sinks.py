@@ -26,6 +26,7 @@ import orjson
 from common.db import connect, executemany_chunked, fill_table, transaction
 from common.results import RESULTS
 from common.settings import Settings
+from streaming.contracts import CONTRACTS
 
 DEAD_LETTER = RESULTS["dead_letter"]
 # connection refused / server gone / lost during a query: worth retrying the batch's transaction
@@ -242,8 +243,8 @@ def batch_source(rows: list[dict]) -> BatchSource:
     return BatchSource(ranges, min(arrivals, default=None))
 
 
-# the event-time column of each contract's records (transactions and shopper events; reviews and posts)
-EVENT_TIME_COLUMNS = ("event_time", "created_at")
+# the event-time column of each contract's records, as the contracts define them
+EVENT_TIME_COLUMNS = tuple(dict.fromkeys(f.name for c in CONTRACTS.values() for f in c.fields if f.kind == "timestamp"))
 
 
 def arrow_source(table) -> BatchSource:
