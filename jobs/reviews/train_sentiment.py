@@ -6,16 +6,18 @@
     retail-pulse reviews train --new-data reviews.csv --text-col text --label-col stars --scale stars
 
 Training text: the real corpora marked "train" in models/reviews/text_corpora.py (never generated text
-alone; RP_SENTIMENT_TRAIN_LIMIT texts per corpus when set). Two models compete
+alone; RP_SENTIMENT_TRAIN_LIMIT texts per corpus when set). Three kinds compete
 (models/reviews/sentiment.py): **e5** (sentence embeddings + VADER's scores, its regularisation chosen
-here) and **lexicon** (TF-IDF + VADER's scores), each fitted on 80% of the pool and scored on the
-other 20% (the validation slice, "in_domain"); e5 is chosen only if it beats the lexicon model there
-(RP_SENTIMENT_ENCODER=none: lexicon only). The chosen kind is refitted on the whole pool and scored,
+here), **lexicon** (TF-IDF + VADER's scores) and their **blend** (probabilities averaged, the lexicon
+model's share chosen here), each fitted on 80% of the pool and scored on the other 20% (the
+validation slice, "in_domain"); a kind that needs the encoder is chosen only if it beats the lexicon
+model there, a blend only if it beats e5 too (RP_SENTIMENT_ENCODER=none: lexicon only). The chosen
+kind is refitted on the whole pool and scored,
 side by side with the lexicon model and VADER, on every held-out corpus (other domains;
 RP_SENTIMENT_EVAL_SAMPLE texts each; crowd_tweets also another labelling source). The promotion
 metric is the chosen model's mean macro-F1 over the held-out corpora (the fixed real holdout): a new
 version becomes `@champion` only if it is not lower than the champion's; every decision is an MLflow
-tag and a row in `model_decisions`. When e5 is chosen, the lexicon model is registered too, as
+tag and a row in `model_decisions`. When e5 or a blend is chosen, the lexicon model is registered too, as
 RP_SENTIMENT_FALLBACK_MODEL (what scoring uses where the e5 encoder cannot run). A robustness report
 (typos, truncation, case, punctuation, emoji) gives each perturbation's accuracy drop on the
 held-out product reviews. e5 embeddings are cached by text hash (RP_EMBEDDING_CACHE): a retrain on
@@ -58,6 +60,11 @@ from models.reviews.text_corpora import (
 PROMOTION_METRIC = "holdout_macro_f1"
 LEXICON_METRIC = "holdout_macro_f1_lexicon"  # the fallback's promotion metric
 ROBUSTNESS_CORPUS = "vader_amazon"
+FEATURES = {
+    "e5": "e5_query_embedding+vader_scores",
+    "lexicon": "tfidf_1_2gram+vader_scores",
+    "blend": "mean of (e5_query_embedding+vader_scores, tfidf_1_2gram+vader_scores)",
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -98,9 +105,13 @@ def evaluate(models: dict, vader: S.Vader, corpora: dict[str, pd.DataFrame]) -> 
     return report
 
 
+def validation_f1(model, validation: pd.DataFrame) -> float:
+    return S.metrics(validation["label"], S.predict_with_confidence(model, validation["text"].tolist())[0])["macro_f1"]
+
+
 def choose_model(train: pd.DataFrame, validation: pd.DataFrame, settings: Settings, args) -> dict:
     """{kind: (params, validation macro-F1, model fitted on ``train``)} for lexicon and (if enabled and
-    available) e5 with its best C."""
+    available) e5 with its best C and the blend of the two with its best share."""
     from models.reviews.embeddings import EncoderMissing
 
     grids = {"lexicon": [{"encoder": "lexicon", "c": args.c}]}
@@ -115,12 +126,36 @@ def choose_model(train: pd.DataFrame, validation: pd.DataFrame, settings: Settin
             except EncoderMissing as exc:
                 print(f"e5 skipped: {exc}", flush=True)
                 break
-            predicted, _ = S.predict_with_confidence(model, validation["text"].tolist())
-            f1 = S.metrics(validation["label"], predicted)["macro_f1"]
+            f1 = validation_f1(model, validation)
             print(f"validation: {kind} C={params['c']:g} macro-F1 {f1:.4f} ({time.time() - started:.0f}s)", flush=True)
             if kind not in found or f1 > found[kind][1]:
                 found[kind] = (params, f1, model)
+    if "e5" in found:
+        for share in S.BLEND_SHARES:
+            blend = S.Blend(found["e5"][2], found["lexicon"][2], share)
+            f1 = validation_f1(blend, validation)
+            print(f"validation: blend lexicon share {share:g} macro-F1 {f1:.4f}", flush=True)
+            if "blend" not in found or f1 > found["blend"][1]:
+                found["blend"] = ({**found["e5"][0], "share": share}, f1, blend)
     return found
+
+
+def chosen_kind(candidates: dict) -> str:
+    """The kind with the best validation macro-F1; on a tie the simpler one (lexicon, e5, blend)."""
+    return max((k for k in ("lexicon", "e5", "blend") if k in candidates), key=lambda k: candidates[k][1])
+
+
+def refit(kind: str, candidates: dict, pool: pd.DataFrame, seed: int) -> tuple:
+    """(the chosen kind fitted on the whole pool, the lexicon model fitted on it)."""
+
+    def fitted(params):
+        return S.fit(pool["text"], pool["label"], pool["corpus"], seed=seed, **params)
+
+    lexicon = fitted(candidates["lexicon"][0])
+    if kind == "lexicon":
+        return lexicon, lexicon
+    e5 = fitted(candidates["e5"][0])
+    return (e5 if kind == "e5" else S.Blend(e5, lexicon, candidates["blend"][0]["share"])), lexicon
 
 
 def robustness(model, frame: pd.DataFrame, seed: int, sample: int = 1500) -> dict:
@@ -198,16 +233,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"training on {len(pool):,} texts from {', '.join(sorted(pool['corpus'].unique()))}", flush=True)
     vader = S.Vader()
     candidates = choose_model(train, test, settings, args)
-    chosen = "e5" if "e5" in candidates and candidates["e5"][1] > candidates["lexicon"][1] else "lexicon"
+    chosen = chosen_kind(candidates)
     params = candidates[chosen][0]
-    print(
-        f"chosen: {chosen} (validation macro-F1 {candidates[chosen][1]:.4f}; lexicon {candidates['lexicon'][1]:.4f})",
-        flush=True,
-    )
-    lexicon = S.fit(pool["text"], pool["label"], pool["corpus"], seed=args.seed, **candidates["lexicon"][0])
-    model = (
-        lexicon if chosen == "lexicon" else S.fit(pool["text"], pool["label"], pool["corpus"], seed=args.seed, **params)
-    )
+    others = "; ".join(f"{k} {v[1]:.4f}" for k, v in candidates.items() if k != chosen)
+    print(f"chosen: {chosen} (validation macro-F1 {candidates[chosen][1]:.4f}; {others})", flush=True)
+    model, lexicon = refit(chosen, candidates, pool, args.seed)
     split_models = {"model": candidates[chosen][2], "lexicon": candidates["lexicon"][2]}
     report = {
         **evaluate(split_models, vader, {"in_domain": test}),
@@ -230,13 +260,14 @@ def run(args: argparse.Namespace) -> int:
             {
                 "c": params["c"],
                 "encoder": chosen,
+                "blend_lexicon_share": params.get("share", "none"),
                 "seed": args.seed,
                 "train_rows": len(pool),
                 "train_limit_per_corpus": settings.sentiment_train_limit,
                 "eval_sample_per_corpus": settings.sentiment_eval_sample,
                 "train_corpora": ",".join(TRAIN),
                 "held_out": ",".join(HELD_OUT),
-                "features": "e5_query_embedding+vader_scores" if chosen == "e5" else "tfidf_1_2gram+vader_scores",
+                "features": FEATURES[chosen],
                 "sources": json.dumps(SOURCES),
             }
         )
@@ -262,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"MLflow run: {run_url(settings, mlflow_run)} (not registered)")
             return 0
         registered = [(settings.sentiment_model, model, PROMOTION_METRIC, score)]
-        if chosen == "e5":
+        if S.encoder_of(model) == "e5":
             registered.append((settings.sentiment_fallback_model, lexicon, LEXICON_METRIC, lexicon_score))
         for name, fitted, metric, value in registered:
             print(register(settings, name, fitted, metric, value, vader_score, mlflow_run.info.run_id))

@@ -3,6 +3,7 @@ malformed records -> MySQL + result topics, exactly once -> retrain from the sto
 every promotion decision recorded."""
 
 import json
+import re
 import uuid
 from datetime import date
 
@@ -51,9 +52,10 @@ def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp
     assert version == f"{settings.sentiment_model}/1"
     # e5 and the lexicon model competed on the validation slice; an e5 champion has the lexicon beside it
     assert "validation: e5 C=" in out and "validation: lexicon C=" in out
-    chosen = "e5" if "chosen: e5" in out else "lexicon"
-    assert S.encoder_of(model) == chosen
-    assert (champion(settings, settings.sentiment_fallback_model) is not None) == (chosen == "e5")
+    chosen = re.search(r"^chosen: (\w+)", out, re.M).group(1)
+    assert "validation: blend lexicon share" in out and S.kind_of(model) == chosen
+    encoder = S.encoder_of(model)
+    assert (champion(settings, settings.sentiment_fallback_model) is not None) == (encoder == "e5")
     assert list(model.predict(["I love this, works great", "awful, it broke and I want a refund"])) == [
         "positive",
         "negative",
@@ -100,7 +102,7 @@ def test_reviews_are_scored_once_and_a_retrain_is_decided(private_db, topic, tmp
     # the similar-reviews index: built from what was stored, registered, answered from; a rebuild with
     # nothing new registers nothing
     assert run_job("reviews", "similar", "broke", ok=(1,)).returncode == 1  # no index yet
-    kind = "e5" if chosen == "e5" else "tfidf"
+    kind = "e5" if encoder == "e5" else "tfidf"
     assert f"documents with {kind}" in run_job("reviews", "index").stdout
     assert "already covers" in run_job("reviews", "index").stdout
     assert champion(settings, settings.similar_model).version == "1"

@@ -41,6 +41,9 @@ def test_the_e5_pipeline_learns_sentiment_and_pickles_without_its_encoder(tmp_pa
     texts, labels = positive + negative, ["positive"] * 4 + ["negative"] * 4
     model = S.fit(texts, labels, ["a"] * 8, encoder="e5", c=1.0)
     assert S.encoder_of(model) == "e5" and E5Features().transform(["x"]).shape == (1, DIM)
+    assert (
+        S.encoder_of(S.Blend(model, S.fit(texts * 2, labels * 2, ["a"] * 16), 0.5)) == "e5"
+    )  # a blend needs the encoder
     copy = pickle.loads(pickle.dumps(model))
     assert list(copy.predict(["I love how well it works", "it broke, awful"])) == ["positive", "negative"]
 

@@ -120,6 +120,33 @@ def test_model_learns_and_predicts_with_confidence():
     assert all(0.34 < c <= 1 for c in confidence)
 
 
+def test_a_blend_averages_its_models_and_survives_the_registry_format(tmp_path):
+    from jobs.reviews.train_sentiment import chosen_kind
+    from models.reviews.sentiment_serving import load_pipeline, save_pipeline
+
+    texts = ["I love it, great", "awful, broke, hate it", "it is a box", "excellent quality", "terrible smell"] * 4
+    labels = ["positive", "negative", "neutral", "positive", "negative"] * 4
+    first = S.fit(texts, labels, ["toy"] * len(texts), c=0.05)
+    second = S.fit(texts, labels, ["toy"] * len(texts), c=50.0)
+    blend = S.Blend(first, second, 0.25)
+    probe = ["great, I love it", "it broke, awful", "a box"]
+    expected = 0.75 * first.predict_proba(probe) + 0.25 * second.predict_proba(probe)
+    assert np.allclose(blend.predict_proba(probe), expected) and not np.allclose(expected, first.predict_proba(probe))
+    assert list(blend.predict(probe)[:2]) == ["positive", "negative"]
+    loaded = load_pipeline(save_pipeline(tmp_path / "blend.skops", blend))  # skops, with the trusted types only
+    assert np.allclose(loaded.predict_proba(probe), expected) and S.kind_of(loaded) == "blend"
+    assert S.encoder_of(loaded) == "lexicon"  # no e5 part here: scoring it needs no encoder
+    with pytest.raises(ValueError, match="share must be between 0 and 1"):
+        S.Blend(first, second, 1.0)
+    other = S.fit(texts[:4], ["positive", "negative", "positive", "negative"], ["toy"] * 4)
+    with pytest.raises(ValueError, match="classes differ"):
+        S.Blend(first, other, 0.5)
+    # the choice: the best validation score, a tie going to the simpler kind
+    assert chosen_kind({"lexicon": (0, 0.6, 0), "e5": (0, 0.7, 0), "blend": (0, 0.7, 0)}) == "e5"
+    assert chosen_kind({"lexicon": (0, 0.6, 0), "e5": (0, 0.6, 0), "blend": (0, 0.61, 0)}) == "blend"
+    assert chosen_kind({"lexicon": (0, 0.6, 0)}) == "lexicon"
+
+
 # -- entities ---------------------------------------------------------------------------------------
 def test_ruler_patterns_cover_catalogue_longest_first():
     cat = catalogue(items=5, stores=2)
