@@ -177,16 +177,19 @@ def holdout_score(report: dict, method: str = "model") -> float:
 
 
 def print_table(report: dict) -> None:
+    """Macro-F1 of the model, each other model scored (lexicon; e5 alone for a blend) and VADER."""
+    others = [m for m in next(iter(report.values())) if m not in ("model", "vader")]
     print(
-        f"{'corpus':14} {'role':9} {'n':>7}  {'model F1':>8} {'lexicon':>8} {'VADER F1':>8} {'gain':>6}"
-        f"  {'model acc':>9} {'VADER acc':>9}"
+        f"{'corpus':14} {'role':9} {'n':>7}  {'model F1':>8} {''.join(f'{o:>8} ' for o in others)}{'VADER F1':>8}"
+        f" {'gain':>6}  {'model acc':>9} {'VADER acc':>9}"
     )
     for name, r in report.items():
         role = "held out" if name in HELD_OUT else "in-domain"
-        m, lex, v = r["model"], r["lexicon"], r["vader"]
+        m, v = r["model"], r["vader"]
+        columns = "".join(f"{r[o]['macro_f1']:8.3f} " for o in others)
         print(
-            f"{name:14} {role:9} {m['n']:7,}  {m['macro_f1']:8.3f} {lex['macro_f1']:8.3f} {v['macro_f1']:8.3f} "
-            f"{m['macro_f1'] - v['macro_f1']:+6.3f}  {m['accuracy']:9.3f} {v['accuracy']:9.3f}"
+            f"{name:14} {role:9} {m['n']:7,}  {m['macro_f1']:8.3f} {columns}"
+            f"{v['macro_f1']:8.3f} {m['macro_f1'] - v['macro_f1']:+6.3f}  {m['accuracy']:9.3f} {v['accuracy']:9.3f}"
         )
 
 
@@ -239,10 +242,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"chosen: {chosen} (validation macro-F1 {candidates[chosen][1]:.4f}; {others})", flush=True)
     model, lexicon = refit(chosen, candidates, pool, args.seed)
     split_models = {"model": candidates[chosen][2], "lexicon": candidates["lexicon"][2]}
-    report = {
-        **evaluate(split_models, vader, {"in_domain": test}),
-        **evaluate({"model": model, "lexicon": lexicon}, vader, held_out),
-    }
+    full_models = {"model": model, "lexicon": lexicon}
+    if chosen == "blend":  # its e5 part alone too: what the blend adds over it
+        split_models["e5"], full_models["e5"] = candidates["e5"][2], model.e5
+    report = {**evaluate(split_models, vader, {"in_domain": test}), **evaluate(full_models, vader, held_out)}
     print_table(report)
     score, lexicon_score, vader_score = (holdout_score(report, m) for m in ("model", "lexicon", "vader"))
     print(
@@ -279,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
             **{f"validation.{kind}.macro_f1": found[1] for kind, found in candidates.items()},
         }
         for name, r in report.items():
-            for method in ("model", "lexicon", "vader"):
+            for method in r:
                 metrics[f"{name}.{method}.macro_f1"] = r[method]["macro_f1"]
                 metrics[f"{name}.{method}.accuracy"] = r[method]["accuracy"]
         for name, r in robust["perturbations"].items():
