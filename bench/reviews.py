@@ -17,8 +17,8 @@
 
     python -m bench.reviews [--reviews 6000] [--partitions 4] [--stream-runs 3] [--skip-embeddings]
 
-Targets: the sentiment champion (e5 or its blend) scores >= 60 reviews/s through the stream on 2 cores (5 million a day);
-the chosen model's macro-F1 >= VADER's + 0.05 on every held-out corpus.
+Targets: the sentiment champion (e5 or its blend) scores >= 60 reviews/s through the stream on 2
+cores (5 million a day); the chosen model's macro-F1 >= VADER's + 0.05 on every held-out corpus.
 
 Writes bench/results/reviews.json. Uses its own database (retail_bench_reviews, recreated empty),
 fresh topics and its own registered model name.
