@@ -13,7 +13,7 @@ Three kinds compete in every training run, on a validation slice of the training
   chosen on the validation slice. They err differently (e5 reads product language; the lexicon model
   VADER's cues: case, "!!!", emoticons, slang), so the average beats either, on tweets too.
 
-Every training corpus weighs the same in both.
+Every training corpus weighs the same in both fitted models (the blend refits nothing).
 """
 
 from __future__ import annotations
