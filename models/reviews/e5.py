@@ -76,7 +76,7 @@ class E5:
         from tokenizers import Tokenizer
         from tokenizers.models import Unigram
 
-        data = np.fromfile(path or model_file(), dtype=np.uint8)
+        data = np.memmap(path or model_file(), dtype=np.uint8, mode="r")  # the vocabulary rows load as used
         read = _Reader(data)
         if bytes(read.raw(4)) != b"E5S1":
             raise ValueError(f"{path or model_file()} is not an e5 model file (magic E5S1)")
