@@ -26,6 +26,10 @@ DEMO_DAY  := $(shell date -u -d yesterday +%F)
 DEMO_PREV := $(shell date -u -d '2 days ago' +%F)
 DEMO_BACK := $(shell date -u -d '29 days ago' +%F)
 DEMO_DAYS := 800
+# the review history covers the 90-day review features of the oldest training snapshot (6 weekly
+# snapshots, the newest labelled one 28 days back): a shorter one makes reviews_90 climb from snapshot
+# to snapshot, and the risk model would meet a holdout outside everything it trained on
+REVIEW_DAYS := 180
 
 demo: up          ## the operator's path: producers -> Kafka, then the DAGs triggered through Airflow's scheduler
 	@echo "== master data: the demo catalogue's product and store names (retail-pulse ingest catalogue) for the analysts' dimensions"
@@ -38,9 +42,9 @@ demo: up          ## the operator's path: producers -> Kafka, then the DAGs trig
 	$(RP) tools trigger retail_pipeline --logical-date $(DEMO_BACK)
 	@echo "== retail_pipeline for $(DEMO_DAY), the scheduled slot of the last complete day"
 	$(RP) tools trigger retail_pipeline --logical-date $(DEMO_DAY)
-	@echo "== producers: reviews (real labelled + generated, 1% malformed) and social posts for 90 days up to $(DEMO_DAY)"
-	$(RP) ingest produce --source review_corpus --until $(DEMO_DAY) --days 90 --no-progress
-	$(RP) ingest produce --source reviews --until $(DEMO_DAY) --days 90 --per-day 40 --malformed-fraction 0.01 --no-progress
+	@echo "== producers: reviews (real labelled + generated, 1% malformed) for $(REVIEW_DAYS) days and social posts for 90 days up to $(DEMO_DAY)"
+	$(RP) ingest produce --source review_corpus --until $(DEMO_DAY) --days $(REVIEW_DAYS) --no-progress
+	$(RP) ingest produce --source reviews --until $(DEMO_DAY) --days $(REVIEW_DAYS) --per-day 40 --malformed-fraction 0.01 --no-progress
 	$(RP) ingest produce --source posts --until $(DEMO_DAY) --days 90 --posts 1000 --no-progress
 	@echo "== review_analysis_pipeline, the 00:00 slot of $(DEMO_DAY) (the daily retrain's slot)"
 	$(RP) tools trigger review_analysis_pipeline --logical-date $(DEMO_DAY)

@@ -124,9 +124,11 @@ def champion_margin(metric_pattern: str) -> Check:
         "champion_vs_baseline",
         "champion's margin over its baseline on this run's holdout",
         # S608: the f-string parts are this module's constants; the values are bound parameters
-        "SELECT MIN(margin), SUBSTRING_INDEX(GROUP_CONCAT(CONCAT(model_name, ' v', model_version, ' ', metric, ' ',"  # noqa: S608
-        " ROUND(v, 4), ' vs baseline ', ROUND(baseline_value, 4)) ORDER BY margin SEPARATOR '; '), '; ', 1)"
-        " FROM (SELECT model_name, model_version, metric, baseline_value,"
+        "SELECT MIN(margin), SUBSTRING_INDEX(GROUP_CONCAT(CONCAT(model_name,"  # noqa: S608
+        " IF(promoted = 1, CONCAT(' v', model_version), ' champion'), ' ', metric, ' ', ROUND(v, 4), ' vs baseline ',"
+        " ROUND(baseline_value, 4), IF(promoted = 1, '', CONCAT(' (challenger v', model_version, ' not promoted)')))"
+        " ORDER BY margin SEPARATOR '; '), '; ', 1)"
+        " FROM (SELECT model_name, model_version, metric, baseline_value, promoted,"
         f" {CHAMPION_VALUE} AS v, {CHAMPION_MARGIN} AS margin"
         " FROM model_decisions WHERE decided_at >= %(since)s AND baseline_value IS NOT NULL"
         " AND metric REGEXP %(metric_pattern)s) d WHERE v IS NOT NULL",
